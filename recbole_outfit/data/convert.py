@@ -1,0 +1,416 @@
+"""Polyvore-U release -> RecBole atomic files (DESIGN.md section 5).
+
+    python -m recbole_outfit.data.convert --src ROOT --dataset polyvore630 [--out dataset_atomic]
+        [--image_size N] [--force] [--skip_missing] [--workers W]
+
+Output folder ``<out>/<dataset>/``:
+
+* ``<ds>.item``     ``outfit_id:token  garments:token_seq  categories:token_seq`` - every outfit of any split
+* ``<ds>.garment``  ``garment_id:token  category:token  image:token`` - garment id = JPEG name without ``.jpg``
+* ``<ds>.<split>.inter`` ``user_id:token  outfit_id:token  label:float`` for ``train`` (positives only),
+  ``valid_teacher`` / ``valid_student`` (the released val split cut in two, per user, seeded), ``test``
+  (positives + ``tuples_test_nega``) and ``test_hard`` (positives + ``tuples_test_nega_hard``)
+* ``<ds>.images.npy`` uint8 ``[G, 3, S, S]`` in ``.garment`` row order, and ``<ds>.manifest.json``.
+
+The folder is written to a temporary sibling and renamed into place; a rerun whose inputs and options match
+the manifest does nothing.
+"""
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+from logging import getLogger
+
+import numpy as np
+
+from recbole_outfit.data import polyvore
+from recbole_outfit.data.image_store import build_image_store, find_image_source
+from recbole_outfit.errors import DataFormatError, MissingImagesError, OutfitError
+
+CONVERTER_VERSION = 1
+DEFAULT_IMAGE_SIZE = 224
+DEFAULT_SPLIT_SEED = 2020
+INTER_SPLITS = ("train", "valid_teacher", "valid_student", "test", "test_hard")
+
+
+def raw_folder_for(dataset):
+    """``polyvore630`` -> ``tuples_630``; any name ending in 630/519/53/32 maps the same way."""
+    if dataset in polyvore.DATASET_FOLDERS:
+        return polyvore.DATASET_FOLDERS[dataset]
+    match = re.search(r"(630|519|53|32)$", dataset)
+    if match:
+        return f"tuples_{match.group(1)}"
+    raise OutfitError(
+        f"cannot tell which tuples folder dataset {dataset!r} comes from", where="--dataset",
+        fix="name it polyvore630/519/53/32 (or end the name with 630, 519, 53 or 32), or pass --folder tuples_NNN",
+    )
+
+
+def atomic_paths(out_dir, dataset):
+    """Every file the converter writes, by role."""
+    base = os.path.join(out_dir, dataset)
+    paths = {
+        "item": f"{base}.item",
+        "garment": f"{base}.garment",
+        "images": f"{base}.images.npy",
+        "manifest": f"{base}.manifest.json",
+    }
+    paths.update({split: f"{base}.{split}.inter" for split in INTER_SPLITS})
+    return paths
+
+
+def read_manifest(folder, dataset):
+    path = atomic_paths(folder, dataset)["manifest"]
+    if not os.path.isfile(path):
+        return None
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def is_complete(folder, dataset):
+    """True when every file of a converted dataset exists (manifest written last)."""
+    return read_manifest(folder, dataset) is not None and all(
+        os.path.isfile(p) for p in atomic_paths(folder, dataset).values())
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+class RawFolder:
+    """The validated contents of one tuples folder that the atomic files need."""
+
+    TABLES = [("train", "posi"), ("val", "posi"), ("val", "nega"), ("test", "posi"), ("test", "nega"),
+              ("test", "nega_hard")]
+
+    def __init__(self, root, folder_name, ratio=polyvore.NEGATIVE_RATIO):
+        self.root = root
+        self.folder = self.locate(root, folder_name)
+        logger = getLogger()
+        self.image_lists = {c: polyvore.read_image_list(polyvore.image_list_path(self.folder, c))
+                            for c in polyvore.CATEGORIES}
+        sizes = {c: len(names) for c, names in self.image_lists.items()}
+        self.tables = {}
+        header = None
+        for split, kind in self.TABLES:
+            table = polyvore.read_tuples(polyvore.tuple_path(self.folder, split, kind), sizes, header)
+            header = ("user",) + table.slot_categories
+            self.tables[split, kind] = table
+            logger.info(f"Read {len(table):>9,} rows from {table.path}")
+        for split, kind in self.TABLES:
+            if kind != "posi":
+                strict = kind == "nega"
+                _, others = polyvore.check_negative_table(self.tables[split, "posi"], self.tables[split, kind],
+                                                          ratio, strict_users=strict)
+                if others:
+                    logger.info(f"{others} rows of {self.tables[split, kind].path} name another user "
+                                f"(hard negatives); each is scored for the user of its positive")
+        self.ratio = ratio
+        self.slot_categories = self.tables["train", "posi"].slot_categories
+        # global garment index: per-category id + offset of the category
+        self.offsets = dict(zip(polyvore.CATEGORIES, np.cumsum([0] + [sizes[c] for c in polyvore.CATEGORIES[:-1]])))
+        self.garment_names = [name for c in polyvore.CATEGORIES for name in self.image_lists[c]]
+        self.garment_categories = [c for c in polyvore.CATEGORIES for _ in self.image_lists[c]]
+
+    @staticmethod
+    def locate(root, folder_name):
+        folder = os.path.join(root, folder_name)
+        if not os.path.isdir(folder):
+            raise DataFormatError(f"folder {folder_name} not found", where=root,
+                                  fix=f"--src must be the Polyvore-U root that contains {folder_name}/")
+        return folder
+
+    @classmethod
+    def input_files(cls, folder):
+        """Every raw file the conversion reads (the train negatives and fill-in-the-blank file are not used)."""
+        files = [polyvore.image_list_path(folder, c) for c in polyvore.CATEGORIES]
+        files += [polyvore.tuple_path(folder, split, kind) for split, kind in cls.TABLES]
+        return files
+
+    def global_items(self, table):
+        """[n, slots] global garment indices (-1 for an absent second top), tops in canonical order."""
+        items = table.items.copy()
+        for slot, category in enumerate(table.slot_categories):
+            present = items[:, slot] != polyvore.MISSING
+            items[present, slot] += self.offsets[category]
+        if table.slot_categories == polyvore.VARIABLE_HEADER[1:]:
+            # an outfit is a set: two tops in either order are the same outfit
+            both = items[:, 1] != polyvore.MISSING
+            first, second = items[both, 0].copy(), items[both, 1].copy()
+            items[both, 0], items[both, 1] = np.minimum(first, second), np.maximum(first, second)
+        return items
+
+
+# --------------------------------------------------------------------------------------------- building
+
+
+def _split_validation(users, ratio, seed):
+    """Per user, a seeded half of the val positives goes to the teacher, the rest to the student.
+
+    Returns a bool array over positive rows: True = valid_teacher. Users with an odd count alternate which
+    half gets the extra positive so the halves stay balanced overall.
+    """
+    rng = np.random.default_rng(seed)
+    teacher = np.zeros(len(users), dtype=bool)
+    odd_seen = 0
+    for user in np.unique(users):
+        rows = np.flatnonzero(users == user)
+        rows = rows[rng.permutation(len(rows))]
+        take = len(rows) // 2
+        if len(rows) % 2:
+            take += odd_seen % 2 == 0
+            odd_seen += 1
+        teacher[rows[:take]] = True
+    return teacher
+
+
+def _labeled_rows(positive_users, positive_outfits, negative_outfits, ratio, keep_positive=None):
+    """Rows (user, outfit, label) of a split: each positive followed by its ``ratio`` negatives."""
+    n = len(positive_users)
+    keep = np.ones(n, dtype=bool) if keep_positive is None else keep_positive
+    users = np.repeat(positive_users[keep], 1 + ratio)
+    outfits = np.concatenate([positive_outfits[keep, None], negative_outfits.reshape(n, ratio)[keep]], axis=1)
+    labels = np.zeros((keep.sum(), 1 + ratio), dtype=np.float32)
+    labels[:, 0] = 1
+    return users, outfits.reshape(-1), labels.reshape(-1)
+
+
+class AtomicBuilder:
+    """Outfit and garment tables plus the per-split rows of one folder."""
+
+    def __init__(self, raw, split_seed):
+        self.raw = raw
+        tables = raw.tables
+        blocks = [raw.global_items(tables[key]) for key in RawFolder.TABLES]
+        all_items = np.concatenate(blocks)
+        # distinct outfits, numbered in order of first appearance (train positives first)
+        unique, first, inverse = np.unique(all_items, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        self.outfit_items = unique[order]  # [O, slots]
+        outfit_of_row = rank[inverse.reshape(-1)]
+        bounds = np.cumsum([0] + [len(b) for b in blocks])
+        self.outfit_of = {key: outfit_of_row[bounds[i]:bounds[i + 1]] for i, key in enumerate(RawFolder.TABLES)}
+        self.users = {key: tables[key].users for key in RawFolder.TABLES}
+        self.ratio = raw.ratio
+        self.teacher_half = _split_validation(tables["val", "posi"].users, raw.ratio, split_seed)
+
+    def split_rows(self):
+        """{split: (users, outfit indices, labels)} for the five .inter files."""
+        of, users, ratio = self.outfit_of, self.users, self.ratio
+        train = users["train", "posi"], of["train", "posi"], np.ones(len(of["train", "posi"]), dtype=np.float32)
+        val_u, val_pos, val_neg = users["val", "posi"], of["val", "posi"], of["val", "nega"]
+        rows = {
+            "train": train,
+            "valid_teacher": _labeled_rows(val_u, val_pos, val_neg, ratio, self.teacher_half),
+            "valid_student": _labeled_rows(val_u, val_pos, val_neg, ratio, ~self.teacher_half),
+            "test": _labeled_rows(users["test", "posi"], of["test", "posi"], of["test", "nega"], ratio),
+            "test_hard": _labeled_rows(users["test", "posi"], of["test", "posi"], of["test", "nega_hard"], ratio),
+        }
+        return rows
+
+    def garments_used(self, outfit_mask=None):
+        items = self.outfit_items if outfit_mask is None else self.outfit_items[outfit_mask]
+        return np.unique(items[items != polyvore.MISSING])
+
+
+def _drop_outfits(rows, bad_outfits):
+    """Remove every row whose outfit needs a missing image; return kept rows and per-split counts."""
+    kept, dropped = {}, {}
+    for split, (users, outfits, labels) in rows.items():
+        keep = ~np.isin(outfits, bad_outfits)
+        kept[split] = users[keep], outfits[keep], labels[keep]
+        dropped[split] = int((~keep).sum())
+    return kept, dropped
+
+
+def _compact_store(path, keep_rows, chunk=4096):
+    """Rewrite the store with only ``keep_rows`` (in that order)."""
+    source = np.load(path, mmap_mode="r")
+    target_path = path + ".compact.npy"
+    target = np.lib.format.open_memmap(target_path, mode="w+", dtype=np.uint8,
+                                       shape=(len(keep_rows),) + source.shape[1:])
+    for start in range(0, len(keep_rows), chunk):
+        target[start:start + chunk] = source[keep_rows[start:start + chunk]]
+    target.flush()
+    del target, source
+    os.replace(target_path, path)
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def _write_lines(path, header, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\t".join(header) + "\n")
+        f.writelines(line + "\n" for line in lines)
+
+
+def _write_atomic_files(paths, raw, builder, rows, garments):
+    """garments: sorted global garment indices that appear in the kept outfits (= image store rows)."""
+    names = raw.garment_names
+    tokens = np.array([polyvore.garment_token(n) for n in names], dtype=object)
+    used_outfits = np.unique(np.concatenate([outfits for _, outfits, _ in rows.values()]))
+    item_lines = []
+    for o in used_outfits:
+        items = builder.outfit_items[o]
+        items = items[items != polyvore.MISSING]
+        item_lines.append(f"o{o}\t{' '.join(tokens[items])}\t{' '.join(raw.garment_categories[i] for i in items)}")
+    _write_lines(paths["item"], ["outfit_id:token", "garments:token_seq", "categories:token_seq"], item_lines)
+    _write_lines(paths["garment"], ["garment_id:token", "category:token", "image:token"],
+                 [f"{tokens[g]}\t{raw.garment_categories[g]}\t{names[g]}" for g in garments])
+    for split, (users, outfits, labels) in rows.items():
+        _write_lines(paths[split], ["user_id:token", "outfit_id:token", "label:float"],
+                     [f"{u}\to{o}\t{int(l)}" for u, o, l in zip(users.tolist(), outfits.tolist(), labels.tolist())])
+    return len(used_outfits)
+
+
+def _signature(root, folder_name, source, options):
+    """What the output depends on: input file sizes and times, the image source, the options.
+    None when an input is missing (the reader then reports it)."""
+    files = {}
+    for path in RawFolder.input_files(os.path.join(root, folder_name)):
+        if not os.path.isfile(path):
+            return None
+        stat = os.stat(path)
+        files[os.path.relpath(path, root)] = [stat.st_size, stat.st_mtime_ns]
+    return {"converter_version": CONVERTER_VERSION, "root": os.path.abspath(root), "folder": folder_name,
+            "files": files, "images": source.signature(), "options": options}
+
+
+def _synthetic_notes(root, folder_name):
+    path = os.path.join(root, "synthetic.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f).get("folders", {}).get(folder_name)
+
+
+def _replace_folder(tmp_dir, final_dir):
+    """Move ``tmp_dir`` to ``final_dir`` (replacing an older one) with renames only."""
+    old = None
+    if os.path.exists(final_dir):
+        old = f"{final_dir}.old-{os.getpid()}"
+        os.rename(final_dir, old)
+    os.rename(tmp_dir, final_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, force=False, skip_missing=False,
+            workers=None, folder=None, split_seed=DEFAULT_SPLIT_SEED, show_progress=True):
+    """Convert one Polyvore-U tuples folder into ``<out>/<dataset>/``; return that folder's path."""
+    logger = getLogger()
+    started = time.time()
+    folder_name = folder or raw_folder_for(dataset)
+    final_dir = os.path.join(out, dataset)
+    RawFolder.locate(src, folder_name)
+    source = find_image_source(src)
+    options = {"dataset": dataset, "image_size": int(image_size), "skip_missing": bool(skip_missing),
+               "split_seed": int(split_seed), "ratio": polyvore.NEGATIVE_RATIO}
+    signature = _signature(src, folder_name, source, options)
+    manifest = read_manifest(final_dir, dataset)
+    if (not force and signature is not None and manifest is not None and manifest.get("signature") == signature
+            and is_complete(final_dir, dataset)):
+        logger.info(f"{final_dir} is up to date with {os.path.join(src, folder_name)}; nothing to do "
+                    f"(use --force to rebuild)")
+        return final_dir
+    raw = RawFolder(src, folder_name)
+    builder = AtomicBuilder(raw, split_seed)
+    rows = builder.split_rows()
+    garments = builder.garments_used()
+    os.makedirs(out, exist_ok=True)
+    tmp_dir = os.path.join(out, f".{dataset}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    os.makedirs(tmp_dir)
+    try:
+        paths = atomic_paths(tmp_dir, dataset)
+        names = [raw.garment_names[g] for g in garments]
+        failures, image_stats = build_image_store(names, source, image_size, paths["images"], workers=workers,
+                                                  show_progress=show_progress)
+        dropped = {}
+        if failures:
+            failed_set = {name for name, _ in failures}
+            failed_garments = np.array([g for g, n in zip(garments, names) if n in failed_set])
+            needs_failed = np.isin(builder.outfit_items, failed_garments).any(axis=1)
+            bad_outfits = np.flatnonzero(needs_failed)
+            if not skip_missing:
+                by_reason = {}
+                for name, reason in failures:
+                    by_reason.setdefault(reason.split(" ")[0], []).append(name)
+                summary = "; ".join(f"{len(v)} {k} (e.g. {', '.join(v[:5])})" for k, v in by_reason.items())
+                raise MissingImagesError(
+                    f"{len(failures)} of {len(names)} garment images cannot be used: {summary}; "
+                    f"{len(bad_outfits)} outfits need them",
+                    where=source.folder if hasattr(source, "folder") else source.path,
+                    fix="restore the images, or pass --skip_missing to drop exactly the outfits that need them",
+                )
+            rows, dropped = _drop_outfits(rows, bad_outfits)
+            keep_garments = builder.garments_used(~needs_failed)
+            keep_rows = np.searchsorted(garments, keep_garments)
+            _compact_store(paths["images"], keep_rows)
+            garments = keep_garments
+            logger.warning(f"--skip_missing: {len(failures)} images missing or undecodable; dropped "
+                           f"{len(bad_outfits)} outfits and {sum(dropped.values())} rows ({dropped})")
+        n_outfits = _write_atomic_files(paths, raw, builder, rows, garments)
+        seconds = time.time() - started
+        counts = {
+            "users": int(len(np.unique(np.concatenate([u for u, _, _ in rows.values()])))),
+            "outfits": n_outfits,
+            "garments": int(len(garments)),
+            "rows": {split: int(len(r[0])) for split, r in rows.items()},
+            "positives": {split: int(r[2].sum()) for split, r in rows.items()},
+            "max_garments_per_outfit": int(len(raw.slot_categories)),
+        }
+        manifest = {
+            "format_version": CONVERTER_VERSION,
+            "dataset": dataset,
+            "signature": signature,
+            "counts": counts,
+            "image_store": {"file": os.path.basename(paths["images"]), "shape": [len(garments), 3, image_size, image_size],
+                            "dtype": "uint8", "layout": "NCHW, RGB, rows in .garment order"},
+            "missing_images": {"count": len(failures), "examples": failures[:20], "rows_dropped": dropped},
+            "throughput": {**image_stats, "total_seconds": round(seconds, 2),
+                           "outfits_per_second": round(n_outfits / max(seconds, 1e-9), 1)},
+            "synthetic": _synthetic_notes(src, folder_name),
+        }
+        with open(paths["manifest"], "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1)
+        _replace_folder(tmp_dir, final_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    logger.info(f"Wrote {final_dir}: {counts['users']} users, {n_outfits:,} outfits, {len(garments):,} garments "
+                f"in {seconds:.1f}s ({n_outfits / max(seconds, 1e-9):,.0f} outfits/s)")
+    return final_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m recbole_outfit.data.convert", description=__doc__.split("\n")[0])
+    parser.add_argument("--src", required=True, help="Polyvore-U root (holds tuples_630/ ... and images/)")
+    parser.add_argument("--dataset", required=True, help="polyvore630, polyvore519, polyvore53 or polyvore32")
+    parser.add_argument("--out", default="dataset_atomic", help="output root (default: dataset_atomic)")
+    parser.add_argument("--image_size", type=int, default=DEFAULT_IMAGE_SIZE, help="stored image side in pixels")
+    parser.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
+    parser.add_argument("--skip_missing", action="store_true", help="drop outfits whose images are missing")
+    parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
+    parser.add_argument("--folder", default=None, help="tuples folder, if the dataset name does not imply it")
+    parser.add_argument("--split_seed", type=int, default=DEFAULT_SPLIT_SEED, help="seed of the val halves")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        convert(args.src, args.dataset, args.out, args.image_size, args.force, args.skip_missing, args.workers,
+                args.folder, args.split_seed)
+    except OutfitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

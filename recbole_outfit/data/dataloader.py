@@ -1,0 +1,38 @@
+"""Training dataloader for outfit models: RecBole's ``AbstractDataLoader`` with outfit negatives.
+
+Each batch is a RecBole ``Interaction`` holding, for ``train_batch_size`` training positives:
+
+* ``user_id`` ``[B]`` and ``outfit_id`` ``[B]``;
+* ``garments`` ``[B, L]``: the positive outfit's garment ids, 0 = padding (``mask = garments > 0``);
+* ``categories`` ``[B, L]``: their category tokens (RecBole's own join of the ``.item`` features);
+* ``neg_garments`` ``[B, n, L]``: ``n = train_neg_sample_num`` sampled negative outfits per positive.
+
+Evaluation uses RecBole's own ``NegSampleEvalDataLoader`` in ``labeled`` mode: the given (user, outfit,
+label) rows, joined with the outfit's ``garments``.
+"""
+
+import numpy as np
+from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
+from recbole.data.interaction import Interaction
+
+from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
+
+
+class OutfitTrainDataLoader(AbstractDataLoader):
+    """Shuffled batches of training positives, each with sampled negative outfits."""
+
+    def __init__(self, config, dataset, sampler, shuffle=True):
+        self.sample_size = len(dataset)
+        super().__init__(config, dataset, sampler, shuffle=shuffle)
+
+    def _init_batch_size_and_step(self):
+        batch_size = self.config["train_batch_size"]
+        self.step = batch_size
+        self.set_batch_size(batch_size)
+
+    def collate_fn(self, index):
+        data = self._dataset[np.array(index)]  # joins the outfit's garments and categories
+        data = self.transform(self._dataset, data)
+        negatives = self._sampler.sample(data[self._dataset.uid_field], data[GARMENTS])
+        data.update(Interaction({NEG_GARMENTS: negatives}))
+        return data

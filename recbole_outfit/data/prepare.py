@@ -1,0 +1,75 @@
+"""Making sure ``<data_path>/<dataset>`` holds converted atomic files before RecBole reads it (DESIGN 6.2).
+
+1. If the raw Polyvore-U root named by ``raw_path`` exists, (re)convert from it: the converter does nothing
+   when its manifest says the output is up to date with the raw files and options.
+2. Else, for a synthetic dataset (``synthetic: True`` in its yaml), generate the raw root first.
+3. Else use the atomic folder if it is complete.
+4. Else stop with a message that says where to get Polyvore-U and which command converts it.
+"""
+
+import json
+import os
+import shutil
+from logging import getLogger
+
+from recbole_outfit.data import convert, synthetic
+from recbole_outfit.errors import ConfigError
+
+POLYVORE_HELP = (
+    "Polyvore-U is released with FHN (Lu et al., CVPR 2019): https://github.com/lzcn/Fashion-Hash-Net "
+    "(see its data/README for the download). Unpack it so that ROOT holds tuples_630/ ... and images/291x291/ "
+    "(or images/lmdb), then either pass --raw_path=ROOT or run "
+    "python -m recbole_outfit.data.convert --src ROOT --dataset {dataset}"
+)
+
+
+def synthetic_options(config):
+    return {"seed": config["synthetic_seed"], "scale": config["synthetic_scale"],
+            "difficulty": config["synthetic_difficulty"], "image_px": config["synthetic_image_px"]}
+
+
+def ensure_synthetic_root(root, options, show_progress=True):
+    """Generate the synthetic Polyvore-U root unless ``root/synthetic.json`` records the same options."""
+    summary_path = os.path.join(root, "synthetic.json")
+    if os.path.isfile(summary_path):
+        with open(summary_path, "r", encoding="utf-8") as f:
+            summary = json.load(f)
+        same = summary.get("generator_version") == synthetic.GENERATOR_VERSION and all(
+            summary.get(k) == v for k, v in options.items())
+        if same:
+            return root
+    getLogger().info(f"Generating synthetic Polyvore-U into {root} ({options})")
+    tmp = f"{root}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    synthetic.generate(tmp, show_progress=show_progress, **options)
+    old = f"{root}.old-{os.getpid()}"
+    if os.path.exists(root):
+        os.rename(root, old)
+    os.makedirs(os.path.dirname(os.path.abspath(root)), exist_ok=True)
+    os.rename(tmp, root)
+    shutil.rmtree(old, ignore_errors=True)
+    return root
+
+
+def ensure_atomic_dataset(config):
+    """Return the dataset folder ``config['data_path']`` after making sure it is complete and current."""
+    folder, dataset = config["data_path"], config["dataset"]
+    out_root = os.path.dirname(os.path.normpath(folder))
+    raw = config["raw_path"]
+    show = bool(config["show_progress"])
+    if config["synthetic"]:
+        if not raw:
+            raise ConfigError("a synthetic dataset needs raw_path (where its Polyvore-U root is generated)",
+                              where=f"properties/dataset/{dataset}.yaml")
+        ensure_synthetic_root(raw, synthetic_options(config), show_progress=show)
+    if raw and os.path.isdir(raw):
+        convert.convert(raw, dataset, out=out_root, image_size=config["image_size"], folder=config["raw_folder"],
+                        workers=config["convert_workers"], show_progress=show)
+        return folder
+    if convert.is_complete(folder, dataset):
+        return folder
+    raise ConfigError(
+        f"dataset {dataset!r} has no converted files in {folder} and no raw Polyvore-U folder "
+        f"({'raw_path=' + repr(raw) if raw else 'raw_path is not set'})",
+        where="--dataset", fix=POLYVORE_HELP.format(dataset=dataset),
+    )

@@ -1,0 +1,34 @@
+"""Errors a user can act on: each says what is wrong, where, and how to fix it, in one paragraph.
+
+The command line prints ``str(error)`` without a traceback (see ``recbole_outfit.cli``).
+"""
+
+
+class OutfitError(ValueError):
+    """Base class. ``what``: the problem; ``where``: file/line or config key; ``fix``: what to do."""
+
+    def __init__(self, what, where=None, fix=None):
+        self.what, self.where, self.fix = what, where, fix
+        parts = [what.rstrip(".") + "."]
+        if where:
+            parts.insert(0, f"{where}:")
+        if fix:
+            parts.append(fix.rstrip(".") + ".")
+        super().__init__(" ".join(parts))
+
+
+class DataFormatError(OutfitError):
+    """A raw Polyvore-U file or a converted atomic file does not have the documented format."""
+
+
+class MissingImagesError(DataFormatError):
+    """Garment images that outfits need are missing or cannot be decoded."""
+
+
+class ConfigError(OutfitError):
+    """A model name, dataset name or configuration value that cannot be used."""
+
+
+def location(path, line=None):
+    """``path`` or ``path, line N`` for error messages (``line`` is 1-based, as editors count)."""
+    return f"{path}, line {line}" if line is not None else str(path)

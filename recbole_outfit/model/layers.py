@@ -1,0 +1,199 @@
+"""Layers: the Set Transformer outfit encoder (paper Eq. 1-8), AlexNet item encoders, image preprocessing.
+
+The Set Transformer follows Lee et al. (ICML 2019) as the FND-CL paper writes it: two Set Attention Blocks
+and pooling by multi-head attention on one learnable seed. Masks mark real garments (True) and padding
+(False); padded slots never serve as keys, so an outfit with padding equals the same outfit without it.
+"""
+
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+from recbole_outfit.errors import ConfigError
+
+# ----------------------------------------------------------------------------------------------- set modules
+
+
+class MultiHeadAttention(nn.Module):
+    """Eq. 1-3: ``Concat(A_1..A_h) W^M`` with ``A_i = Softmax(Q W_i^Q (K W_i^K)^T / sqrt(d/h)) V W_i^V``.
+
+    Per-head projections of width d/h (``d_q^M = d_q / h``), scaled by the head width as Eq. 1 writes it
+    for the projected queries.
+    """
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        if dim % num_heads:
+            raise ConfigError(f"embedding_size {dim} is not divisible by num_heads {num_heads}",
+                              where="embedding_size / num_heads", fix="pick a head count that divides the size")
+        self.num_heads = num_heads
+        self.w_q = nn.Linear(dim, dim)
+        self.w_k = nn.Linear(dim, dim)
+        self.w_v = nn.Linear(dim, dim)
+        self.w_m = nn.Linear(dim, dim)
+
+    def _heads(self, x):  # [B, L, d] -> [B, h, L, d/h]
+        batch, length, dim = x.shape
+        return x.view(batch, length, self.num_heads, dim // self.num_heads).transpose(1, 2)
+
+    def forward(self, query, key, value, key_mask=None):
+        """query ``[B, Lq, d]``, key/value ``[B, Lk, d]``, key_mask ``[B, Lk]`` (True = real) -> ``[B, Lq, d]``."""
+        q, k, v = self._heads(self.w_q(query)), self._heads(self.w_k(key)), self._heads(self.w_v(value))
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # [B, 1, 1, Lk]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, h, Lq, d/h]
+        batch, _, length, _ = out.shape
+        return self.w_m(out.transpose(1, 2).reshape(batch, length, -1))
+
+
+class SetAttentionBlock(nn.Module):
+    """Eq. 4-5: ``H = LN(X + MultiHead(X, X, X))``, ``SAB(X) = LN(H + sigma(H))``, sigma = row-wise Linear+ReLU."""
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.attention = MultiHeadAttention(dim, num_heads)
+        self.norm_attention = nn.LayerNorm(dim)
+        self.feed_forward = nn.Linear(dim, dim)
+        self.norm_output = nn.LayerNorm(dim)
+
+    def forward(self, x, mask):  # x [B, L, d], mask [B, L]
+        h = self.norm_attention(x + self.attention(x, x, x, mask))
+        return self.norm_output(h + F.relu(self.feed_forward(h)))
+
+
+class PoolingByAttention(nn.Module):
+    """Eq. 7-8: ``z = LN(s + MultiHead(s, F, F))``, ``o = LN(z + sigma(z))`` with a learnable seed s."""
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.seed = nn.Parameter(torch.empty(1, 1, dim))
+        nn.init.xavier_uniform_(self.seed)
+        self.attention = MultiHeadAttention(dim, num_heads)
+        self.norm_attention = nn.LayerNorm(dim)
+        self.feed_forward = nn.Linear(dim, dim)
+        self.norm_output = nn.LayerNorm(dim)
+
+    def forward(self, f, mask):  # f [B, L, d], mask [B, L] -> [B, d]
+        seed = self.seed.expand(f.shape[0], -1, -1)  # [B, 1, d]
+        z = self.norm_attention(seed + self.attention(seed, f, f, mask))
+        return self.norm_output(z + F.relu(self.feed_forward(z))).squeeze(1)
+
+
+class SetTransformer(nn.Module):
+    """Outfit encoder T (Eq. 6-8): ``o = PMA(SAB(SAB(X)))``; order-free, any outfit size.
+
+    ``forward(x, mask)``: x ``[B, L, d]`` item features, mask ``[B, L]`` bool (True = real garment) -> ``[B, d]``.
+    """
+
+    def __init__(self, dim=128, num_heads=8):
+        super().__init__()
+        self.blocks = nn.ModuleList([SetAttentionBlock(dim, num_heads), SetAttentionBlock(dim, num_heads)])
+        self.pool = PoolingByAttention(dim, num_heads)
+
+    def forward(self, x, mask):
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.pool(x, mask)
+
+
+# ----------------------------------------------------------------------------------------------- item encoders
+
+# fully-connected width of each size (paper section 4.7): large = AlexNet, M / S = widths halved /
+# quartered, XS = "AlexNet-small" (no fully-connected layers; global average pooling, then a linear map)
+BACKBONE_FC_WIDTH = {"large": 4096, "M": 2048, "S": 1024, "XS": None}
+ALEXNET_WEIGHTS_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's IMAGENET1K_V1 file in the torch hub cache
+
+
+class AlexNetEncoder(nn.Module):
+    """AlexNet's convolutional layers, then either AlexNet's classifier with width ``fc_width`` ending in a
+    linear map to ``dim`` (``large`` / ``M`` / ``S``), or global average pooling and a linear map (``XS``)."""
+
+    def __init__(self, dim, fc_width=None, dropout=0.5):
+        super().__init__()
+        self.features = torchvision.models.alexnet(weights=None).features  # [B, 256, h, w]
+        if fc_width is None:
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.head = nn.Linear(256, dim)
+        else:
+            self.pool = nn.AdaptiveAvgPool2d(6)
+            self.head = nn.Sequential(
+                nn.Dropout(dropout), nn.Linear(256 * 6 * 6, fc_width), nn.ReLU(inplace=True),
+                nn.Dropout(dropout), nn.Linear(fc_width, fc_width), nn.ReLU(inplace=True),
+                nn.Linear(fc_width, dim),
+            )
+
+    def forward(self, images):  # [B, 3, S, S] float, normalised -> [B, dim]
+        return self.head(torch.flatten(self.pool(self.features(images)), 1))
+
+
+def _alexnet_state_dict(weights):
+    """An AlexNet state_dict from torchvision's ImageNet weights or a local file."""
+    if weights == "imagenet":
+        try:
+            return torchvision.models.AlexNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+        except Exception as error:
+            cache = os.path.join(torch.hub.get_dir(), "checkpoints", ALEXNET_WEIGHTS_FILE)
+            raise ConfigError(
+                f"ImageNet weights for AlexNet could not be loaded ({type(error).__name__}: {error})",
+                where="backbone_weights=imagenet",
+                fix=f"put torchvision's {ALEXNET_WEIGHTS_FILE} at {cache}, pass backbone_weights=/path/to/"
+                    f"alexnet_state_dict.pth, or backbone_weights=~ for random initialisation",
+            ) from error
+    if not os.path.isfile(weights):
+        raise ConfigError(f"backbone weights file {weights!r} does not exist", where="backbone_weights",
+                          fix="give a torchvision AlexNet state_dict file, 'imagenet', or ~")
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    return state.get("state_dict", state)
+
+
+def load_alexnet_weights(encoder, weights):
+    """Copy every AlexNet tensor whose name and shape fit ``encoder`` (features always; the classifier's
+    fully-connected layers only for ``large``); return the names copied."""
+    state = _alexnet_state_dict(weights)
+    renamed = {}
+    for name, tensor in state.items():
+        if name.startswith("classifier."):  # torchvision: classifier.1 / .4 = fc6 / fc7
+            name = name.replace("classifier.", "head.", 1)
+        renamed[name] = tensor
+    own = encoder.state_dict()
+    usable = {k: v for k, v in renamed.items() if k in own and own[k].shape == v.shape}
+    if not any(k.startswith("features.") for k in usable):
+        raise ConfigError("the weights file holds no AlexNet convolutional layers", where=str(weights),
+                          fix="give a torchvision AlexNet state_dict (keys features.0.weight, ...)")
+    encoder.load_state_dict(usable, strict=False)
+    return sorted(usable)
+
+
+def build_backbone(size, dim, weights=None, dropout=0.5):
+    """Item encoder f of the given ``size`` (large, M, S, XS) mapping images to ``dim`` features.
+
+    ``weights``: None (random), ``imagenet`` (torchvision's AlexNet weights; works where they can be
+    downloaded or are in the torch hub cache) or a path to a local AlexNet ``state_dict``.
+    """
+    if size not in BACKBONE_FC_WIDTH:
+        raise ConfigError(f"unknown backbone {size!r}", where="backbone",
+                          fix=f"use one of {', '.join(BACKBONE_FC_WIDTH)}")
+    encoder = AlexNetEncoder(dim, BACKBONE_FC_WIDTH[size], dropout)
+    if weights:
+        load_alexnet_weights(encoder, weights)
+    return encoder
+
+
+class ImagePreprocessor(nn.Module):
+    """uint8 ``[B, 3, S, S]`` -> float, ImageNet-normalised, randomly flipped left-right in training;
+    runs on whatever device the images are on (the model's)."""
+
+    def __init__(self, flip=True):
+        super().__init__()
+        self.flip = flip
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def forward(self, images):
+        x = (images.float() - self.mean) / self.std
+        if self.training and self.flip:
+            flipped = torch.rand(x.shape[0], device=x.device) < 0.5
+            x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
+        return x

@@ -1,0 +1,177 @@
+"""``OutfitRecommender``: the base of every visual outfit model (paper section 3.1, Fig. 3).
+
+A user embedding u_i, an item encoder f (an AlexNet of some size) turning each garment image into a d-dim
+feature, the Set Transformer T turning an outfit's features into o_j, and the preference score
+``r_ij = cos(u_i, o_j)`` (Eq. 9). Subclasses implement ``calculate_loss``; ``predict`` scores labeled
+(user, outfit) rows as RecBole's ``labeled`` evaluation asks.
+
+Speed, at no cost to the maths:
+
+* within a training batch each distinct garment is encoded once (positives, negatives and augmented views
+  often share garments);
+* in evaluation (``eval_feature_cache: True``) item features are cached for the whole evaluation pass, so
+  each distinct garment is encoded once per pass, not once per outfit row. ``eval_feature_cache: False``
+  gives the straightforward per-row behaviour (for benchmarks). The cache is dropped whenever the model
+  switches mode, moves, or loads weights.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import GeneralRecommender
+from recbole.utils import InputType
+
+from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
+from recbole_outfit.errors import ConfigError
+from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
+
+NEGATIVE_POOLS = ("own", "batch", "batch_and_positives")
+
+
+def cosine_matrix(users, outfits):
+    """``cos(u_b, o_m)`` for every pair: users ``[B, d]``, outfits ``[M, d]`` -> ``[B, M]``."""
+    return F.normalize(users, dim=-1) @ F.normalize(outfits, dim=-1).t()
+
+
+def select_negatives(scores, users, per_positive, pool):
+    """Split a batch score matrix into positive and negative scores.
+
+    Args:
+        scores: ``[B, B + B*n]``: column b < B is row b's positive outfit, columns ``B + b*n + k`` the
+            negatives sampled for row b.
+        users: ``[B]`` user ids (to keep a user's own positives out of its negatives).
+        per_positive: n.
+        pool: ``own`` (each row uses its own n negatives), ``batch`` (every row uses all B*n sampled
+            negatives: N = B*n in Eq. 10, the paper's shared set), ``batch_and_positives`` (also the other
+            rows' positives, except those of the same user).
+    Returns:
+        ``(pos [B], neg [B, K], neg_mask [B, K] or None)``
+    """
+    batch = scores.shape[0]
+    rows = torch.arange(batch, device=scores.device)
+    pos = scores[rows, rows]
+    sampled = scores[:, batch:]
+    if pool == "own":
+        return pos, sampled.view(batch, batch, per_positive)[rows, rows], None
+    if pool == "batch":
+        return pos, sampled, None
+    other_user = users.unsqueeze(1) != users.unsqueeze(0)  # [B, B]
+    mask = torch.cat([other_user, torch.ones_like(sampled, dtype=torch.bool)], dim=1)
+    return pos, scores, mask
+
+
+class OutfitRecommender(GeneralRecommender):
+    """Base class: user embeddings, item encoder f, Set Transformer T, score cos(u, o) (Eq. 9)."""
+
+    input_type = InputType.PAIRWISE
+    other_parameter_name = ["user_tokens"]  # saved in checkpoints: maps embedding rows back to user ids
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+
+        # load parameters info
+        self.embedding_size = config["embedding_size"]
+        self.tau = config["tau"]
+        self.negative_pool = config["negative_pool"]
+        self.per_positive = config["train_neg_sample_num"]
+        self.garment_batch_size = config["garment_batch_size"]
+        self.eval_feature_cache = config["eval_feature_cache"]
+        if self.negative_pool not in NEGATIVE_POOLS:
+            raise ConfigError(f"unknown negative_pool {self.negative_pool!r}", where="negative_pool",
+                              fix=f"use one of {', '.join(NEGATIVE_POOLS)}")
+        self.user_tokens = dataset.field2id_token[self.USER_ID]
+
+        # dataset tables (not parameters)
+        self.images = dataset.image_store(place=config["image_store_place"])
+        self.register_buffer("garment_image_row", dataset.garment_image_row.clone(), persistent=False)
+        self.n_garments = len(dataset.garment_image_row)
+
+        # define layers and loss
+        self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
+        self.preprocess = ImagePreprocessor(flip=config["image_flip"])
+        self.item_encoder = build_backbone(config["backbone"], self.embedding_size, config["backbone_weights"],
+                                           config["backbone_dropout"])
+        self.outfit_encoder = SetTransformer(self.embedding_size, config["num_heads"])
+
+        # parameters initialization
+        nn.init.normal_(self.user_embedding.weight, std=0.1)
+        self._feature_cache = None
+
+    # ------------------------------------------------------------------ encoders
+
+    def encode_images(self, garments):
+        """Item encoder f on the images of ``garments`` ``[G]`` -> ``[G, d]`` (in chunks)."""
+        device = self.user_embedding.weight.device
+        if device.type == "cuda" and self.images.on_device is None and self.images.place != "cpu":
+            self.images.to(device)
+        chunks = []
+        for part in garments.split(self.garment_batch_size):
+            images = self.images.gather(self.garment_image_row[part], device)  # [g, 3, S, S] uint8
+            chunks.append(self.item_encoder(self.preprocess(images)))
+        return torch.cat(chunks) if chunks else garments.new_zeros((0, self.embedding_size), dtype=torch.float)
+
+    def encode_garments(self, garments):
+        """Features of distinct garments ``[G]`` -> ``[G, d]``; cached for the pass in evaluation."""
+        if self.training or torch.is_grad_enabled() or not self.eval_feature_cache:
+            return self.encode_images(garments)
+        if self._feature_cache is None:
+            device = self.user_embedding.weight.device
+            self._feature_cache = (torch.zeros(self.n_garments, self.embedding_size, device=device),
+                                   torch.zeros(self.n_garments, dtype=torch.bool, device=device))
+        features, known = self._feature_cache
+        missing = garments[~known[garments]]
+        if len(missing):
+            features[missing] = self.encode_images(missing)
+            known[missing] = True
+        return features[garments]
+
+    def encode_outfits(self, garments):
+        """Outfit representations o = T(f(x_1..x_n)): garments ``[..., L]`` (0 = padding) -> ``[..., d]``."""
+        flat = garments.reshape(-1, garments.shape[-1])  # [M, L]
+        mask = flat > 0
+        if self.training or self.eval_feature_cache:
+            distinct, inverse = torch.unique(flat[mask], return_inverse=True)
+            slot_features = self.encode_garments(distinct)[inverse]
+        else:  # per-row baseline: every slot encodes its own image
+            slot_features = self.encode_images(flat[mask])
+        x = slot_features.new_zeros(flat.shape + (self.embedding_size,))  # [M, L, d]
+        x[mask] = slot_features
+        return self.outfit_encoder(x, mask).reshape(garments.shape[:-1] + (self.embedding_size,))
+
+    # ------------------------------------------------------------------ scores
+
+    def batch_scores(self, interaction):
+        """Encode a training batch (positives and sampled negatives once each) and score it.
+
+        Returns ``(pos [B], neg [B, K], neg_mask, outfit_repr [B + B*n, d])``.
+        """
+        users = interaction[self.USER_ID]  # [B]
+        positives = interaction[GARMENTS]  # [B, L]
+        negatives = interaction[NEG_GARMENTS]  # [B, n, L]
+        outfits = torch.cat([positives, negatives.flatten(0, 1)])  # [B + B*n, L]
+        outfit_repr = self.encode_outfits(outfits)
+        scores = cosine_matrix(self.user_embedding(users), outfit_repr)  # [B, B + B*n]
+        pos, neg, mask = select_negatives(scores, users, negatives.shape[1], self.negative_pool)
+        return pos, neg, mask, outfit_repr
+
+    def predict(self, interaction):
+        users = self.user_embedding(interaction[self.USER_ID])  # [B, d]
+        outfits = self.encode_outfits(interaction[GARMENTS])  # [B, d]
+        return F.cosine_similarity(users, outfits, dim=-1)  # Eq. 9
+
+    def full_sort_predict(self, interaction):
+        raise NotImplementedError("outfit models score labeled (user, outfit) candidates; use eval_args.mode: labeled")
+
+    # ------------------------------------------------------------------ cache lifetime
+
+    def train(self, mode=True):
+        self._feature_cache = None
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._feature_cache = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict=True, **kwargs):
+        self._feature_cache = None
+        return super().load_state_dict(state_dict, strict=strict, **kwargs)

@@ -1,0 +1,64 @@
+"""Readable results: plain-text tables for logs and READMEs, and atomic JSON files."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import torch
+
+
+def format_table(headers, rows, align=None):
+    """A GitHub-markdown table (also readable as plain text). ``rows``: lists of cells (str or number)."""
+    cells = [[_cell(c) for c in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(headers)]
+    align = align or ["left"] + ["right"] * (len(headers) - 1)
+    def line(values):
+        padded = [v.ljust(w) if a == "left" else v.rjust(w) for v, w, a in zip(values, widths, align)]
+        return "| " + " | ".join(padded) + " |"
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if a == "right" else ("-" * (w + 2)) for w, a in zip(widths, align)) + "|"
+    return "\n".join([line([str(h) for h in headers]), rule] + [line(r) for r in cells])
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def results_table(results):
+    """``{split: {metric: value}}`` -> a table with one row per split."""
+    metrics = sorted({m for values in results.values() if values for m in values})
+    rows = [[split] + [values.get(m, "") for m in metrics] for split, values in results.items() if values]
+    return format_table(["split"] + metrics, rows)
+
+
+def to_jsonable(value):
+    """Config values and results as plain JSON types (devices, enums, arrays and tensors become text/lists)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return to_jsonable(value.tolist())
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def write_json_atomic(path, data):
+    """Write ``data`` as JSON to ``path`` via a temporary file and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(to_jsonable(data), f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,1 @@
+from recbole_outfit.trainer.trainer import OutfitTrainer, OutfitTrainerMixin, with_outfit_evaluation

@@ -1,0 +1,47 @@
+"""Trainers: RecBole's ``Trainer`` with what every model run through recbole-outfit needs.
+
+:class:`OutfitTrainerMixin` adds, to any RecBole trainer class:
+
+* the per-user ``Collector`` that the ``user_auc`` / ``user_ndcg`` metrics need;
+* SGD with momentum (``learner: sgd`` + ``momentum``; the paper trains every model this way), since
+  RecBole's ``sgd`` has no momentum;
+* checkpoint names that cannot collide (RecBole names them by model and second, so two runs started in the
+  same second overwrite each other): ``<model>-<dataset>-<time>-<random>.pth``.
+"""
+
+import os
+import uuid
+
+import torch
+from recbole.trainer import Trainer
+from recbole.utils import get_local_time
+
+from recbole_outfit.evaluator.collector import PerUserCollector
+
+
+class OutfitTrainerMixin:
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.eval_collector = PerUserCollector(config)
+        name = f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.pth"
+        self.saved_model_file = os.path.join(self.checkpoint_dir, name)
+
+    def _build_optimizer(self, **kwargs):
+        learner = kwargs.get("learner", self.learner)
+        momentum = self.config["momentum"] or 0.0
+        if learner.lower() == "sgd" and momentum > 0:
+            params = kwargs.pop("params", self.model.parameters())
+            return torch.optim.SGD(params, lr=kwargs.get("learning_rate", self.learning_rate), momentum=momentum,
+                                   weight_decay=kwargs.get("weight_decay", self.weight_decay))
+        return super()._build_optimizer(**kwargs)
+
+
+def with_outfit_evaluation(trainer_class):
+    """``trainer_class`` (a RecBole trainer) with :class:`OutfitTrainerMixin` mixed in."""
+    if issubclass(trainer_class, OutfitTrainerMixin):
+        return trainer_class
+    return type(f"Outfit{trainer_class.__name__}", (OutfitTrainerMixin, trainer_class), {})
+
+
+class OutfitTrainer(OutfitTrainerMixin, Trainer):
+    """The trainer of the plugin's models."""
