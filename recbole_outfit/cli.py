@@ -8,7 +8,7 @@ a malformed file) prints one paragraph and exits with status 2.
 import argparse
 import sys
 
-DEFAULT_MODEL = "Teacher"
+DEFAULT_MODEL = "FNDCL"
 DEFAULT_DATASET = "synthetic630"
 
 

@@ -77,9 +77,14 @@ def check_types(config_dict, types=None):
 class Config(RecBoleConfig):
     """RecBole ``Config`` for recbole-outfit; arguments as RecBole's."""
 
-    def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None):
+    def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, command_line=True):
+        """``command_line=False`` ignores ``--key=value`` in ``sys.argv`` (for stages a run trains on its own)."""
+        self._read_command_line = command_line
         super().__init__(model, dataset, config_file_list, config_dict)
         self._derive_outfit_settings()
+
+    def _load_cmd_line(self):
+        return super()._load_cmd_line() if self._read_command_line else {}
 
     def _get_model_and_dataset(self, model, dataset):
         from recbole_outfit.utils import get_model

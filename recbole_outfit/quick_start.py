@@ -43,6 +43,7 @@ def train_and_test(config, saved=True, config_file_list=None, config_dict=None):
     prepare = getattr(model_class, "prepare_stages", None)
     if prepare is not None:
         prepare(config, config_file_list=config_file_list, config_dict=config_dict)
+        init_seed(config["seed"], config["reproducibility"])  # same data order whether stages ran or were reused
 
     dataset = create_dataset(config)
     logger.info(dataset)

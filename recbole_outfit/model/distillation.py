@@ -1,0 +1,127 @@
+"""The frozen teacher of False Negative Distillation (paper section 3.2.2, Eq. 11-12).
+
+``d_ijk = alpha * (r_hat_i - r_hat_ijk)``: ``r_hat_ijk`` is the teacher's score of user i for negative k,
+``r_hat_i`` (Eq. 11) the teacher's mean score over user i's training positives, computed once before the
+student trains.
+
+The teacher is frozen and in eval mode, so the feature it gives a garment never changes. With
+``teacher_feature_cache: True`` (default) every training garment is encoded by the teacher's large item
+encoder once, up front, and each step only runs the teacher's Set Transformer on cached features; the
+teacher's item encoder is then released. ``False`` runs the full teacher on each batch, as a
+straightforward port would (same d, much slower; kept for the benchmark).
+
+The teacher is held outside the student's module tree: it is not saved in student checkpoints and not
+counted in the student's parameters.
+"""
+
+import os
+from logging import getLogger
+
+import torch
+
+from recbole_outfit.compat import load_checkpoint
+from recbole_outfit.errors import ConfigError
+from recbole_outfit.model.outfit_recommender import cosine_matrix, select_negatives
+
+
+def load_teacher_model(path, dataset, device):
+    """Rebuild a trained outfit model from a checkpoint for ``dataset``, rows of the user embedding put in
+    ``dataset``'s user order; frozen and in eval mode."""
+    from recbole_outfit.utils import get_model, is_outfit_model
+
+    if not path or not os.path.isfile(path):
+        raise ConfigError(f"teacher checkpoint {path!r} does not exist", where="teacher_checkpoint",
+                          fix="give the .pth file a Teacher run saved (see its log or results JSON), or leave "
+                              "teacher_checkpoint unset so the pipeline trains or reuses one")
+    try:
+        checkpoint = load_checkpoint(path)
+        teacher_config = checkpoint["config"]
+        state = checkpoint["state_dict"]
+    except Exception as error:
+        raise ConfigError(f"{path} is not a readable RecBole checkpoint ({type(error).__name__}: {error})",
+                          where="teacher_checkpoint", fix="point teacher_checkpoint at a Teacher checkpoint") from error
+    if teacher_config["dataset"] != dataset.dataset_name:
+        raise ConfigError(
+            f"{path} was trained on {teacher_config['dataset']!r}, not {dataset.dataset_name!r}",
+            where="teacher_checkpoint", fix="use a teacher trained on the same dataset")
+    model_class = get_model(teacher_config["model"])
+    if not is_outfit_model(model_class):
+        raise ConfigError(f"{path} holds a {teacher_config['model']} model, not an outfit model",
+                          where="teacher_checkpoint", fix="use a checkpoint of --model=Teacher")
+    model = model_class(teacher_config, dataset)
+    model.load_state_dict(state)
+    tokens = (checkpoint.get("other_parameter") or {}).get("user_tokens")
+    if tokens is not None:
+        _reorder_users(model, list(tokens), list(dataset.field2id_token[dataset.uid_field]), path)
+    getLogger().info(f"Loaded frozen teacher {teacher_config['model']} ({teacher_config['backbone']}) from {path}")
+    return model.requires_grad_(False).eval().to(device)
+
+
+def _reorder_users(model, teacher_tokens, student_tokens, path):
+    index = {token: i for i, token in enumerate(teacher_tokens)}
+    missing = [t for t in student_tokens[1:] if t not in index]
+    if missing:
+        raise ConfigError(f"the teacher in {path} has no embedding for users {missing[:5]}",
+                          where="teacher_checkpoint", fix="train the teacher on the same dataset files")
+    order = torch.tensor([index.get(t, 0) for t in student_tokens])
+    with torch.no_grad():
+        model.user_embedding.weight.copy_(model.user_embedding.weight[order])
+
+
+class FrozenTeacher:
+    """Teacher scores and false-negativeness d for a student's batches."""
+
+    def __init__(self, path, dataset, device, alpha, feature_cache=True):
+        self.model = load_teacher_model(path, dataset, device)
+        self.alpha = alpha
+        self.feature_cache = feature_cache
+        # without the cache, every step runs the teacher's item encoder on every garment slot
+        self.model.eval_feature_cache = feature_cache
+        self.garment_features = None  # [n_garments, d] when cached
+        self.user_mean_score = None  # r_hat_i, [n_users]
+
+    @torch.no_grad()
+    def prepare(self, train_dataset):
+        """Cache training garments' features (when enabled) and compute r_hat_i (Eq. 11)."""
+        model = self.model
+        outfits = train_dataset.outfit_garments[train_dataset.inter_feat[train_dataset.iid_field]]
+        outfits = outfits.to(model.user_embedding.weight.device)
+        users = train_dataset.inter_feat[train_dataset.uid_field].to(outfits.device)
+        if self.feature_cache:
+            garments = torch.unique(outfits[outfits > 0])
+            features = torch.zeros(model.n_garments, model.embedding_size, device=outfits.device)
+            features[garments] = model.encode_images(garments)
+            self.garment_features = features
+            model.item_encoder = None  # frozen features are cached: the large encoder is no longer needed
+        scores = torch.cat([self._user_scores(users[i:i + 1024], outfits[i:i + 1024])
+                            for i in range(0, len(users), 1024)])
+        total = torch.zeros(model.n_users, device=outfits.device).index_add_(0, users, scores)
+        count = torch.zeros(model.n_users, device=outfits.device).index_add_(0, users, torch.ones_like(scores))
+        self.user_mean_score = total / count.clamp_min(1)
+        getLogger().info(f"Teacher: r_hat over {len(users)} training positives of {int((count > 0).sum())} users "
+                         f"(mean {self.user_mean_score[count > 0].mean():.3f})"
+                         + (f"; {len(garments)} garment features cached" if self.feature_cache else ""))
+
+    def _outfit_repr(self, outfits):
+        model = self.model
+        if not self.feature_cache:
+            return model.encode_outfits(outfits)
+        mask = outfits > 0
+        return model.outfit_encoder(self.garment_features[outfits] * mask.unsqueeze(-1), mask)
+
+    def _user_scores(self, users, outfits):
+        u = self.model.user_embedding(users)
+        return torch.nn.functional.cosine_similarity(u, self._outfit_repr(outfits), dim=-1)
+
+    @torch.no_grad()
+    def false_negativeness(self, users, outfits, per_positive, pool):
+        """d ``[B, K]`` (Eq. 12) for the same negatives ``select_negatives`` gives the student.
+
+        users ``[B]``; outfits ``[B + B*n, L]`` (positives, then each row's n sampled negatives).
+        """
+        scores = cosine_matrix(self.model.user_embedding(users), self._outfit_repr(outfits))  # r_hat, [B, B + B*n]
+        _, negative_scores, _ = select_negatives(scores, users, per_positive, pool)
+        return self.alpha * (self.user_mean_score[users].unsqueeze(1) - negative_scores)
+
+    def parameter_count(self):
+        return sum(p.numel() for p in self.model.parameters())
