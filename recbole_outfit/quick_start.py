@@ -38,6 +38,8 @@ def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_d
 
 def train_and_test(config, saved=True, config_file_list=None, config_dict=None):
     """The body of a run for an already built ``config`` (the staged pipeline runs it once per stage)."""
+    if config["checkpoint"]:
+        return evaluate_checkpoint(config)
     logger = getLogger()
     model_class = config.model_class
     prepare = getattr(model_class, "prepare_stages", None)
@@ -63,8 +65,16 @@ def train_and_test(config, saved=True, config_file_list=None, config_dict=None):
     test_results = {name: trainer.evaluate(loader, load_best_model=saved, show_progress=config["show_progress"])
                     for name, loader in test_data.items()}
     test_seconds = time.time() - started
+    timing = {"train_seconds": round(train_seconds, 2), "epochs": epochs,
+              "seconds_per_epoch": round(train_seconds / max(epochs, 1), 2), "test_seconds": round(test_seconds, 2)}
+    return report(config, trainer, test_results, best_valid_score, best_valid_result,
+                  trainer.saved_model_file if saved else None, timing)
 
-    table = results_table({"valid": best_valid_result, **test_results})
+
+def report(config, trainer, test_results, best_valid_score, best_valid_result, checkpoint, timing):
+    """Cold start (if asked), the results table in the log, and the results JSON."""
+    logger = getLogger()
+    table = results_table({"valid": best_valid_result or {}, **test_results})
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_results['test']}")
     logger.info(f"{config['model']} on {config['dataset']}:\n{table}")
@@ -75,16 +85,61 @@ def train_and_test(config, saved=True, config_file_list=None, config_dict=None):
         "best_valid_score": best_valid_score,
         "best_valid_result": dict(best_valid_result or {}),
         "test_result": dict(test_results["test"]),
-        "checkpoint": trainer.saved_model_file if saved else None,
-        "timing": {"train_seconds": round(train_seconds, 2), "epochs": epochs,
-                   "seconds_per_epoch": round(train_seconds / max(epochs, 1), 2),
-                   "test_seconds": round(test_seconds, 2)},
+        "checkpoint": checkpoint,
+        "timing": timing,
     }
     for name, values in test_results.items():
         if name != "test":
             result[f"{name}_result"] = dict(values)
+    if config["cold_dataset"]:
+        result["cold_start"] = cold_start(config, trainer.model)
     path = config["results_json"] or os.path.join(
         config["checkpoint_dir"], "results", f"{config['model']}-{config['dataset']}-{get_local_time()}.json")
     result["results_json"] = write_json_atomic(path, result)
     logger.info(f"Results written to {path}")
     return result
+
+
+def cold_start(config, model):
+    """Cold-start AUC of ``config['cold_dataset']``'s users through the trained ``model`` (paper 3.5, 4.3)."""
+    from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
+    from recbole_outfit.trainer.stages import stage_config
+
+    cold_config = stage_config(config.model_class, config, {"evaluation_only": True}, dataset=config["cold_dataset"])
+    cold_users = ColdUsers(create_dataset(cold_config))
+    evaluator = ColdStartEvaluator(shots=config["cold_shots"], repeats=config["cold_repeats"], seed=config["seed"],
+                                   delta=config["cold_delta"], tau=config["cold_tau"])
+    return {"dataset": config["cold_dataset"], "user_auc": evaluator.evaluate(model, cold_users)}
+
+
+# keys a checkpoint evaluation takes from the current run rather than from the saved configuration
+EVALUATION_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau",
+                   "eval_batch_size", "garment_batch_size", "image_store_place", "show_progress", "state",
+                   "results_json", "gpu_id", "use_gpu", "device", "checkpoint", "seed")
+
+
+def evaluate_checkpoint(config):
+    """Test a saved model (``--checkpoint=PATH``) with its own saved configuration, without training."""
+    from recbole_outfit.compat import load_checkpoint
+    from recbole_outfit.errors import ConfigError
+
+    path = config["checkpoint"]
+    if not os.path.isfile(path):
+        raise ConfigError(f"checkpoint {path!r} does not exist", where="checkpoint",
+                          fix="give a .pth file that a run saved (its log and results JSON name it)")
+    saved = load_checkpoint(path)["config"]
+    for key in EVALUATION_KEYS:
+        saved[key] = config[key]
+    saved["evaluation_only"] = True
+    saved["benchmark_filename"] = None
+    saved._derive_outfit_settings()
+    getLogger().info(f"Evaluating {saved['model']} on {saved['dataset']} from {path} (no training)")
+    dataset = create_dataset(saved)
+    train_data, _, test_data = data_preparation(saved, dataset)
+    model = saved.model_class(saved, train_data._dataset).to(saved["device"])
+    trainer = get_trainer(saved, saved.model_class)(saved, model)
+    started = time.time()
+    test_results = {name: trainer.evaluate(loader, load_best_model=True, model_file=path,
+                                           show_progress=saved["show_progress"]) for name, loader in test_data.items()}
+    timing = {"test_seconds": round(time.time() - started, 2)}
+    return report(saved, trainer, test_results, None, None, path, timing)

@@ -69,9 +69,26 @@ def test_unknown_backbone_and_local_weights(tmp_path):
     torch.save(alexnet.state_dict(), tmp_path / "alexnet.pth")
     large = build_backbone("large", 16, weights=str(tmp_path / "alexnet.pth"))
     assert torch.equal(large.features[0].weight, alexnet.features[0].weight)
-    assert torch.equal(large.head[4].weight, alexnet.classifier[4].weight)  # fc7 copied for large
+    assert torch.equal(large.head[0].linear.weight, alexnet.classifier[1].weight)  # fc6 and fc7 for large
+    assert torch.equal(large.head[3].weight, alexnet.classifier[4].weight)
     small = build_backbone("S", 16, weights=str(tmp_path / "alexnet.pth"))
     assert torch.equal(small.features[3].weight, alexnet.features[3].weight)
+
+
+@pytest.mark.parametrize("side", [64, 128, 224])
+def test_folded_pooling_is_exact(side):
+    torch.manual_seed(0)
+    fast = build_backbone("S", 16, dropout=0.0)
+    plain = build_backbone("S", 16, dropout=0.0)
+    plain.load_state_dict(fast.state_dict())
+    plain.head[0].fast = False
+    images = torch.randn(3, 3, side, side)
+    out_fast, out_plain = fast(images), plain(images)
+    assert torch.allclose(out_fast, out_plain, rtol=1e-4, atol=1e-4 * out_plain.abs().max().item())
+    out_fast.square().sum().backward()
+    out_plain.square().sum().backward()
+    for a, b in zip(fast.parameters(), plain.parameters()):
+        assert torch.allclose(a.grad, b.grad, rtol=1e-3, atol=1e-4 * b.grad.abs().max().item())
 
 
 def test_image_preprocessing():
@@ -102,3 +119,23 @@ def test_bpr_loss_definition():
     pos, neg = torch.randn(4), torch.randn(4, 3)
     expected = -torch.log(torch.sigmoid((pos[:, None] - neg) / 0.5)).mean()
     assert torch.allclose(bpr_loss(pos, neg, 0.5), expected, atol=1e-6)
+
+
+def whole_model_parameters(size, users=630, extra_fc=False, cl=False):
+    """Parameters of an outfit model: item encoder, Set Transformer, user embeddings (+ padding row), [g]."""
+    backbone = sum(p.numel() for p in build_backbone(size, 128, extra_fc=extra_fc).parameters())
+    set_transformer = sum(p.numel() for p in SetTransformer(128, 8).parameters())
+    projection = 2 * (128 * 128 + 128) if cl else 0
+    return backbone + set_transformer + (users + 1) * 128 + projection
+
+
+def test_parameter_counts_against_the_paper():
+    # Table 5 (Polyvore-630): XS 2.85M, S 13.88M, M 28.10M, Teacher 65.99M
+    assert abs(whole_model_parameters("XS") - 2.85e6) / 2.85e6 < 0.03
+    # "if CL is added, only the number of parameters increases by about 0.03M"
+    assert round((whole_model_parameters("XS", cl=True) - whole_model_parameters("XS")) / 1e6, 2) == 0.03
+    # with the extra width/2 layer the fully-connected sizes reproduce the paper to the reported digit
+    for size, paper_630, paper_519 in (("S", 13.88, 13.86), ("M", 28.10, 28.09), ("large", 65.99, 65.97)):
+        assert round(whole_model_parameters(size, 630, extra_fc=True) / 1e6, 2) == paper_630
+        assert round(whole_model_parameters(size, 519, extra_fc=True) / 1e6, 2) == paper_519
+        assert whole_model_parameters(size, 630) < paper_630 * 1e6  # the plain AlexNet head is smaller

@@ -41,7 +41,8 @@ class FNDCL(OutfitRecommender):
         self.distill = config["distill"]
         self.cl_weight = config["cl_weight"]
         self.tau_cl = config["tau_cl"]
-        if self.distill and not config["teacher_checkpoint"]:
+        training = not config["evaluation_only"]
+        if training and self.distill and not config["teacher_checkpoint"]:
             raise ConfigError("distillation needs a teacher checkpoint", where="teacher_checkpoint",
                               fix="run through run_recbole_outfit (it trains or reuses a teacher), pass "
                                   "--teacher_checkpoint=PATH, or set distill: False for the N-pair student")
@@ -50,9 +51,10 @@ class FNDCL(OutfitRecommender):
         if self.cl_weight > 0:
             d = self.embedding_size
             self.projection = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, d))  # g
-            self.augmenter = OutfitAugmenter(config["cl_augmentations"], self._neighbours(config, dataset))
+            if training:
+                self.augmenter = OutfitAugmenter(config["cl_augmentations"], self._neighbours(config, dataset))
         self.teacher = None
-        if self.distill:
+        if training and self.distill:
             self.teacher = FrozenTeacher(config["teacher_checkpoint"], dataset, config["device"], self.alpha,
                                          feature_cache=config["teacher_feature_cache"])
             self.teacher.prepare(dataset)

@@ -106,26 +106,84 @@ BACKBONE_FC_WIDTH = {"large": 4096, "M": 2048, "S": 1024, "XS": None}
 ALEXNET_WEIGHTS_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's IMAGENET1K_V1 file in the torch hub cache
 
 
+class PooledLinear(nn.Module):
+    """AlexNet's ``AdaptiveAvgPool2d(6)``, flatten, dropout and first fully-connected layer, computed exactly
+    but cheaply on small feature maps.
+
+    Average pooling is linear, so ``W pool(x) = (W P) x`` with P the ``[36, h*w]`` pooling matrix. When the
+    conv map is smaller than 6 x 6 (inputs under ~190 px: 1 x 1 at 64 px, 3 x 3 at 128 px), pooling only
+    replicates values and the layer can be applied to ``h*w`` instead of 36 positions: at 64 px the first
+    fully-connected layer costs 36x less. The folded form is used whenever it is exact: in evaluation, and in
+    training when dropout is 0 (dropout draws a separate mask for each replicated copy, which the folded form
+    cannot). Parameters are those of ``nn.Linear(256 * 36, out)``, so torchvision's weights load unchanged;
+    ``fast=False`` forces the plain computation.
+    """
+
+    def __init__(self, channels, out_features, dropout=0.0, grid=6, fast=True):
+        super().__init__()
+        self.channels, self.grid, self.fast = channels, grid, fast
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(channels * grid * grid, out_features)
+        self._pool_matrices = {}
+
+    def _pool_matrix(self, h, w, device):
+        key = (h, w, str(device))
+        if key not in self._pool_matrices:
+            basis = torch.eye(h * w, device=device).view(h * w, 1, h, w)
+            pooled = F.adaptive_avg_pool2d(basis, self.grid)  # [h*w, 1, 6, 6]
+            self._pool_matrices[key] = pooled.view(h * w, self.grid * self.grid).t().contiguous()  # [36, h*w]
+        return self._pool_matrices[key]
+
+    def forward(self, x):  # [B, C, h, w] -> [B, out]
+        h, w = x.shape[-2:]
+        foldable = h * w < self.grid * self.grid and not (self.training and self.dropout.p > 0)
+        if not (self.fast and foldable):
+            return self.linear(self.dropout(torch.flatten(F.adaptive_avg_pool2d(x, self.grid), 1)))
+        weight = self.linear.weight.view(-1, self.channels, self.grid * self.grid)  # [out, C, 36]
+        effective = (weight @ self._pool_matrix(h, w, x.device)).flatten(1)  # [out, C*h*w]
+        return F.linear(torch.flatten(x, 1), effective, self.linear.bias)
+
+
 class AlexNetEncoder(nn.Module):
     """AlexNet's convolutional layers, then either AlexNet's classifier with width ``fc_width`` ending in a
-    linear map to ``dim`` (``large`` / ``M`` / ``S``), or global average pooling and a linear map (``XS``)."""
+    linear map to ``dim`` (``large`` / ``M`` / ``S``), or global average pooling and a linear map (``XS``).
 
-    def __init__(self, dim, fc_width=None, dropout=0.5):
+    ``extra_fc`` inserts one more layer of width ``fc_width / 2`` before the last (fc6, fc7, w/2, dim): the
+    layout whose parameter counts equal the paper's Table 5 for large / M / S (65.99M / 28.10M / 13.88M on
+    Polyvore-630, 65.97M / 28.09M / 13.86M on 519), which the paper's text does not spell out.
+    """
+
+    def __init__(self, dim, fc_width=None, dropout=0.5, extra_fc=False):
         super().__init__()
         self.features = torchvision.models.alexnet(weights=None).features  # [B, 256, h, w]
         if fc_width is None:
-            self.pool = nn.AdaptiveAvgPool2d(1)
-            self.head = nn.Linear(256, dim)
-        else:
-            self.pool = nn.AdaptiveAvgPool2d(6)
-            self.head = nn.Sequential(
-                nn.Dropout(dropout), nn.Linear(256 * 6 * 6, fc_width), nn.ReLU(inplace=True),
-                nn.Dropout(dropout), nn.Linear(fc_width, fc_width), nn.ReLU(inplace=True),
-                nn.Linear(fc_width, dim),
-            )
+            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, dim))
+        else:  # torchvision's classifier (dropout, fc6, relu, dropout, fc7, relu) with the last layer to dim
+            layers = [PooledLinear(256, fc_width, dropout), nn.ReLU(inplace=True),
+                      nn.Dropout(dropout), nn.Linear(fc_width, fc_width), nn.ReLU(inplace=True)]
+            last = fc_width
+            if extra_fc:
+                layers += [nn.Linear(fc_width, fc_width // 2), nn.ReLU(inplace=True)]
+                last = fc_width // 2
+            self.head = nn.Sequential(*layers, nn.Linear(last, dim))
+
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """He (Kaiming) initialisation for every layer feeding a ReLU, zero biases. PyTorch's default
+        (uniform, gain 1/sqrt(3)) shrinks activations and gradients at each layer, so a randomly initialised
+        AlexNet-large barely trains its convolutions; pretrained weights, when given, replace these."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
 
     def forward(self, images):  # [B, 3, S, S] float, normalised -> [B, dim]
-        return self.head(torch.flatten(self.pool(self.features(images)), 1))
+        return self.head(self.features(images))
+
+
+# torchvision AlexNet classifier layers -> ours
+_TORCHVISION_NAMES = {"classifier.1.": "head.0.linear.", "classifier.4.": "head.3."}
 
 
 def _alexnet_state_dict(weights):
@@ -154,8 +212,9 @@ def load_alexnet_weights(encoder, weights):
     state = _alexnet_state_dict(weights)
     renamed = {}
     for name, tensor in state.items():
-        if name.startswith("classifier."):  # torchvision: classifier.1 / .4 = fc6 / fc7
-            name = name.replace("classifier.", "head.", 1)
+        for theirs, ours in _TORCHVISION_NAMES.items():
+            if name.startswith(theirs):
+                name = ours + name[len(theirs):]
         renamed[name] = tensor
     own = encoder.state_dict()
     usable = {k: v for k, v in renamed.items() if k in own and own[k].shape == v.shape}
@@ -166,16 +225,17 @@ def load_alexnet_weights(encoder, weights):
     return sorted(usable)
 
 
-def build_backbone(size, dim, weights=None, dropout=0.5):
+def build_backbone(size, dim, weights=None, dropout=0.5, extra_fc=False):
     """Item encoder f of the given ``size`` (large, M, S, XS) mapping images to ``dim`` features.
 
     ``weights``: None (random), ``imagenet`` (torchvision's AlexNet weights; works where they can be
-    downloaded or are in the torch hub cache) or a path to a local AlexNet ``state_dict``.
+    downloaded or are in the torch hub cache) or a path to a local AlexNet ``state_dict``. ``extra_fc``: see
+    :class:`AlexNetEncoder` (no effect on XS).
     """
     if size not in BACKBONE_FC_WIDTH:
         raise ConfigError(f"unknown backbone {size!r}", where="backbone",
                           fix=f"use one of {', '.join(BACKBONE_FC_WIDTH)}")
-    encoder = AlexNetEncoder(dim, BACKBONE_FC_WIDTH[size], dropout)
+    encoder = AlexNetEncoder(dim, BACKBONE_FC_WIDTH[size], dropout, extra_fc)
     if weights:
         load_alexnet_weights(encoder, weights)
     return encoder

@@ -90,7 +90,7 @@ class OutfitRecommender(GeneralRecommender):
         self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
         self.preprocess = ImagePreprocessor(flip=config["image_flip"])
         self.item_encoder = build_backbone(config["backbone"], self.embedding_size, config["backbone_weights"],
-                                           config["backbone_dropout"])
+                                           config["backbone_dropout"], config["backbone_extra_fc"])
         self.outfit_encoder = SetTransformer(self.embedding_size, config["num_heads"])
 
         # parameters initialization
@@ -161,6 +161,15 @@ class OutfitRecommender(GeneralRecommender):
 
     def full_sort_predict(self, interaction):
         raise NotImplementedError("outfit models score labeled (user, outfit) candidates; use eval_args.mode: labeled")
+
+    def use_garments(self, dataset):
+        """Encode the garments of another dataset (its image store and garment ids) with this trained model,
+        e.g. a cold-start dataset whose garments are all new. User embeddings are unchanged."""
+        device = self.user_embedding.weight.device
+        self.images = dataset.image_store(place=self.images.place)
+        self.garment_image_row = dataset.garment_image_row.clone().to(device)
+        self.n_garments = len(dataset.garment_image_row)
+        self._feature_cache = None
 
     # ------------------------------------------------------------------ cache lifetime
 

@@ -31,7 +31,7 @@ SHARED_KEYS = (
     "gpu_id", "use_gpu", "seed", "reproducibility", "state", "show_progress", "checkpoint_dir", "worker",
     "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
     "synthetic_image_px", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
-    "garment_batch_size",
+    "garment_batch_size", "train_neg_hard_ratio", "test_hard",
 )
 # keys that do not change what a stage learns (left out of its fingerprint)
 RUN_ONLY_KEYS = {
@@ -39,6 +39,7 @@ RUN_ONLY_KEYS = {
     "eval_batch_size", "garment_batch_size", "image_store_place", "convert_workers", "log_wandb",
     "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
+    "test_hard", "benchmark_filename", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau",
 }
 
 
@@ -47,14 +48,15 @@ def _data_root(config):
     return os.path.dirname(os.path.normpath(config["data_path"]))
 
 
-def stage_config(model, config, overrides):
-    """Config of a stage model for ``config``'s dataset: shared keys + the stage's overrides, no command line."""
+def stage_config(model, config, overrides, dataset=None):
+    """Config of a stage model for ``config``'s dataset (or ``dataset``): shared keys + the stage's overrides,
+    no command line."""
     from recbole_outfit.config import Config
 
     settings = {k: config[k] for k in SHARED_KEYS if k in config}
     settings["data_path"] = _data_root(config)
     settings.update(overrides or {})
-    return Config(model=model, dataset=config["dataset"], config_dict=settings, command_line=False)
+    return Config(model=model, dataset=dataset or config["dataset"], config_dict=settings, command_line=False)
 
 
 def fingerprint(config):
