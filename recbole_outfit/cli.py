@@ -19,6 +19,13 @@ def build_parser():
     parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
     parser.add_argument("--dataset", "-d", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
     parser.add_argument("--config_files", default=None, help="space-separated yaml files")
+    parser.add_argument("--seeds", type=int, default=1, help="with several models: seeds per model (comparison)")
+    parser.add_argument("--results_dir", default="results", help="with several models: where the tables go")
+    parser.add_argument("--nproc", type=int, default=1, help="processes of a distributed run (RecBole's)")
+    parser.add_argument("--world_size", type=int, default=-1, help="processes in all (-1: nproc)")
+    parser.add_argument("--ip", default="localhost", help="address of the distributed run's first process")
+    parser.add_argument("--port", default="5678", help="port of the distributed run's first process")
+    parser.add_argument("--group_offset", type=int, default=0, help="rank of this machine's first process")
     return parser
 
 
@@ -28,8 +35,20 @@ def main(argv=None):
 
     args, _ = build_parser().parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
+    models = [m for m in args.model.split(",") if m]
     try:
-        run_recbole_outfit(model=args.model, dataset=args.dataset, config_file_list=config_files)
+        if len(models) > 1 or args.seeds > 1:
+            from recbole_outfit.benchmarks.compare import compare
+
+            command = "python run_recbole_outfit.py " + " ".join(sys.argv[1:] if argv is None else argv)
+            compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)
+        elif args.nproc > 1 or args.world_size > 1:
+            from recbole_outfit.quick_start import run_distributed
+
+            run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
+                            ip=args.ip, port=args.port, group_offset=args.group_offset)
+        else:
+            run_recbole_outfit(model=models[0], dataset=args.dataset, config_file_list=config_files)
     except OutfitError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 2

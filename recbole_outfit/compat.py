@@ -88,6 +88,8 @@ def apply():
     install_numpy_aliases()
     # RecBole's ``df[col].fillna(..., inplace=True)`` works on pandas < 3 but warns on every load
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"recbole\.data")
+    # RecBole's trainer builds torch.cuda.amp.GradScaler (deprecated alias) every epoch
+    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.cuda\.amp\.GradScaler.*")
 
     from recbole.config.configurator import Config
     from recbole.trainer.trainer import Trainer

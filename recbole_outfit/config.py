@@ -86,6 +86,35 @@ class Config(RecBoleConfig):
     def _load_cmd_line(self):
         return super()._load_cmd_line() if self._read_command_line else {}
 
+    def _init_device(self):
+        """RecBole's device setup, except that a distributed run (``local_rank`` set by ``--nproc``) uses
+        the gloo backend on CPU (RecBole hard-codes nccl) and joins the process group only once."""
+        config = self.final_config_dict
+        if "local_rank" not in config:
+            return super()._init_device()
+        import torch
+        import torch.distributed as dist
+
+        from recbole_outfit.compat import distributed_backend
+
+        gpu_id = config["gpu_id"]
+        gpu_id = ",".join(map(str, gpu_id)) if isinstance(gpu_id, tuple) else str(gpu_id)
+        config["gpu_id"] = gpu_id
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_id
+        use_cuda = bool(config["use_gpu"]) and len(gpu_id) > 0 and torch.cuda.is_available()
+        if not dist.is_initialized():
+            dist.init_process_group(backend=distributed_backend(use_cuda),
+                                    rank=config["local_rank"] + config["offset"], world_size=config["world_size"],
+                                    init_method=f"tcp://{config['ip']}:{config['port']}")
+        config["device"] = torch.device("cuda", config["local_rank"]) if use_cuda else torch.device("cpu")
+        if use_cuda:
+            torch.cuda.set_device(config["local_rank"])
+        config["single_spec"] = False
+        if config["local_rank"] != 0:
+            config["state"] = "error"
+            config["show_progress"] = False
+            config["verbose"] = False
+
     def _get_model_and_dataset(self, model, dataset):
         from recbole_outfit.utils import get_model
 

@@ -93,11 +93,45 @@ def report(config, trainer, test_results, best_valid_score, best_valid_result, c
             result[f"{name}_result"] = dict(values)
     if config["cold_dataset"]:
         result["cold_start"] = cold_start(config, trainer.model)
+    if config["local_rank"]:  # distributed run: the first process reports
+        return result
     path = config["results_json"] or os.path.join(
         config["checkpoint_dir"], "results", f"{config['model']}-{config['dataset']}-{get_local_time()}.json")
     result["results_json"] = write_json_atomic(path, result)
     logger.info(f"Results written to {path}")
     return result
+
+
+def run_distributed(model, dataset, config_file_list=None, config_dict=None, saved=True, nproc=2, world_size=-1,
+                    ip="localhost", port="5678", group_offset=0):
+    """RecBole's distributed mode for recbole-outfit: ``nproc`` processes on this machine (``world_size`` in
+    all), nccl on GPU and gloo on CPU. Data conversion and the stages (teacher, neighbour table) run here
+    first, in one process, so the workers only reuse them. Returns the first process's results."""
+    import torch.multiprocessing as mp
+
+    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    create_dataset(config)  # converts or generates the data if needed
+    prepare = getattr(config.model_class, "prepare_stages", None)
+    if prepare is not None:
+        prepare(config, config_file_list=config_file_list, config_dict=config_dict)
+    settings = {**(config_dict or {}), "world_size": nproc if world_size == -1 else world_size, "ip": ip,
+                "port": str(port), "nproc": nproc, "offset": group_offset}
+    queue = mp.get_context("spawn").SimpleQueue()
+    mp.spawn(_distributed_worker, args=(model, dataset, config_file_list, settings, saved, queue), nprocs=nproc,
+             join=True)
+    return None if queue.empty() else queue.get()
+
+
+def _distributed_worker(rank, model, dataset, config_file_list, settings, saved, queue):
+    import torch.distributed as dist
+
+    result = run_recbole_outfit(model, dataset, config_file_list, {**settings, "local_rank": rank}, saved)
+    if rank == 0:
+        queue.put(result)
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def cold_start(config, model):

@@ -4,7 +4,7 @@ import difflib
 import importlib.util
 from logging import getLogger
 
-from recbole.data.dataloader import NegSampleEvalDataLoader, TrainDataLoader
+from recbole.data.dataloader import TrainDataLoader
 from recbole.data.utils import create_samplers
 from recbole.utils import set_color
 from recbole.utils import get_trainer as get_recbole_trainer
@@ -87,7 +87,7 @@ def data_preparation(config, dataset):
         ``(train_data, valid_data, test_data)`` where ``test_data`` is a dict ``{split name: dataloader}``
         holding ``test`` and, with ``test_hard: True``, ``test_hard``.
     """
-    from recbole_outfit.data.dataloader import OutfitTrainDataLoader
+    from recbole_outfit.data.dataloader import OutfitEvalDataLoader, OutfitTrainDataLoader
     from recbole_outfit.data.sampler import OutfitNegativeSampler
 
     built = dataset.build()
@@ -103,9 +103,8 @@ def data_preparation(config, dataset):
         train_sampler, _, _ = create_samplers(config, dataset, built[:3])
         train_data = TrainDataLoader(config, train_dataset, train_sampler, shuffle=config["shuffle"])
         sampling = str(config["train_neg_sample_args"])
-    valid_data = NegSampleEvalDataLoader(config, valid_dataset, None, shuffle=False)
-    test_data = {name: NegSampleEvalDataLoader(config, by_name[name], None, shuffle=False)
-                 for name in names[2:]}
+    valid_data = OutfitEvalDataLoader(config, valid_dataset, None, shuffle=False)
+    test_data = {name: OutfitEvalDataLoader(config, by_name[name], None, shuffle=False) for name in names[2:]}
     logger = getLogger()
     logger.info(set_color("[Training]: ", "pink") + set_color("train_batch_size", "cyan") + " = "
                 + set_color(f"[{config['train_batch_size']}]", "yellow") + set_color(" negatives", "cyan") + ": "

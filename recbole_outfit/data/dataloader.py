@@ -12,6 +12,7 @@ label) rows, joined with the outfit's ``garments``.
 """
 
 import numpy as np
+from recbole.data.dataloader import NegSampleEvalDataLoader
 from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
 from recbole.data.interaction import Interaction
 
@@ -36,3 +37,19 @@ class OutfitTrainDataLoader(AbstractDataLoader):
         negatives = self._sampler.sample(data[self._dataset.uid_field], data[GARMENTS])
         data.update(Interaction({NEG_GARMENTS: negatives}))
         return data
+
+
+class OutfitEvalDataLoader(NegSampleEvalDataLoader):
+    """RecBole's labeled evaluation loader, never sharded: in a distributed run every process scores every
+    row, so per-user metrics are computed on each user's full candidate list (RecBole would split the rows
+    across processes and average per-shard metrics, which is not the per-user AUC)."""
+
+    def __init__(self, config, dataset, sampler, shuffle=False):
+        distributed = not config["single_spec"]
+        if distributed:
+            config["single_spec"] = True
+        try:
+            super().__init__(config, dataset, sampler, shuffle=shuffle)
+        finally:
+            if distributed:
+                config["single_spec"] = False

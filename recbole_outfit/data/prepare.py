@@ -25,23 +25,27 @@ POLYVORE_HELP = (
 
 def synthetic_options(config):
     return {"seed": config["synthetic_seed"], "scale": config["synthetic_scale"],
-            "difficulty": config["synthetic_difficulty"], "image_px": config["synthetic_image_px"]}
+            "garment_scale": config["synthetic_garment_scale"], "difficulty": config["synthetic_difficulty"],
+            "image_px": config["synthetic_image_px"]}
 
 
-def ensure_synthetic_root(root, options, show_progress=True):
-    """Generate the synthetic Polyvore-U root unless ``root/synthetic.json`` records the same options."""
+def ensure_synthetic_root(root, options, folders=None, show_progress=True):
+    """Generate the synthetic Polyvore-U root (``folders``, default all four) unless ``root/synthetic.json``
+    records the same options and folders."""
+    folders = list(folders or synthetic.DEFAULT_SPECS)
     summary_path = os.path.join(root, "synthetic.json")
     if os.path.isfile(summary_path):
         with open(summary_path, "r", encoding="utf-8") as f:
             summary = json.load(f)
-        same = summary.get("generator_version") == synthetic.GENERATOR_VERSION and all(
-            summary.get(k) == v for k, v in options.items())
+        same = (summary.get("generator_version") == synthetic.GENERATOR_VERSION
+                and all(summary.get(k) == v for k, v in options.items())
+                and set(folders) <= set(summary.get("folders", {})))
         if same:
             return root
-    getLogger().info(f"Generating synthetic Polyvore-U into {root} ({options})")
+    getLogger().info(f"Generating synthetic Polyvore-U into {root} ({options}, folders {folders})")
     tmp = f"{root}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    synthetic.generate(tmp, show_progress=show_progress, **options)
+    synthetic.generate(tmp, folders=folders, show_progress=show_progress, **options)
     old = f"{root}.old-{os.getpid()}"
     if os.path.exists(root):
         os.rename(root, old)
@@ -61,15 +65,17 @@ def ensure_atomic_dataset(config):
         if not raw:
             raise ConfigError("a synthetic dataset needs raw_path (where its Polyvore-U root is generated)",
                               where=f"properties/dataset/{dataset}.yaml")
-        ensure_synthetic_root(raw, synthetic_options(config), show_progress=show)
+        ensure_synthetic_root(raw, synthetic_options(config), config["synthetic_folders"], show_progress=show)
     if raw and os.path.isdir(raw):
         convert.convert(raw, dataset, out=out_root, image_size=config["image_size"], folder=config["raw_folder"],
                         workers=config["convert_workers"], show_progress=show)
         return folder
     if convert.is_complete(folder, dataset):
         return folder
+    from recbole_outfit.config import known_datasets
+
     raise ConfigError(
         f"dataset {dataset!r} has no converted files in {folder} and no raw Polyvore-U folder "
-        f"({'raw_path=' + repr(raw) if raw else 'raw_path is not set'})",
-        where="--dataset", fix=POLYVORE_HELP.format(dataset=dataset),
+        f"({'raw_path=' + repr(raw) + ' does not exist' if raw else 'raw_path is not set'})",
+        where="--dataset", fix=f"known datasets: {', '.join(known_datasets())}. " + POLYVORE_HELP.format(dataset=dataset),
     )

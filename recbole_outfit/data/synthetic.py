@@ -75,10 +75,12 @@ class FolderSpec:
     eval_pool: int  # garments per category available to val/test positives
     two_top_rate: float  # share of outfits with a second top (variable-length folders)
 
-    def scaled(self, scale):
-        grow = lambda n: max(2, int(round(n * scale)))
-        return replace(self, users=grow(self.users), train_pool=grow(self.train_pool),
-                       eval_pool=grow(self.eval_pool))
+    def scaled(self, scale, garment_scale=None):
+        """Users times ``scale``, garment pools times ``garment_scale`` (default: ``scale``)."""
+        garment_scale = scale if garment_scale is None else garment_scale
+        grow = lambda n, factor: max(2, int(round(n * factor)))
+        return replace(self, users=grow(self.users, scale), train_pool=grow(self.train_pool, garment_scale),
+                       eval_pool=grow(self.eval_pool, garment_scale))
 
 
 DEFAULT_SPECS = {
@@ -473,17 +475,18 @@ def _write_folder(root, gen, tables):
         f.write("".join(b + "\n" for b in blanks))
 
 
-def generate(out, seed=0, scale=1.0, difficulty=0.5, image_px=128, folders=None, workers=None, show_progress=True):
+def generate(out, seed=0, scale=1.0, difficulty=0.5, image_px=128, folders=None, workers=None, show_progress=True,
+             garment_scale=None):
     """Write a synthetic Polyvore-U root to ``out``; return the summary written to ``out/synthetic.json``."""
     logger = getLogger()
     started = time.time()
     folders = folders or list(DEFAULT_SPECS)
     world = World(seed, difficulty)
-    summary = {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "difficulty": difficulty,
-               "beta": world.beta, "image_px": image_px, "folders": {}}
+    summary = {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "garment_scale": garment_scale,
+               "difficulty": difficulty, "beta": world.beta, "image_px": image_px, "folders": {}}
     jobs = []
     for i, folder in enumerate(folders):
-        spec = DEFAULT_SPECS[folder].scaled(scale)
+        spec = DEFAULT_SPECS[folder].scaled(scale, garment_scale)
         rng = np.random.default_rng([seed, i])
         variable = folder in ("tuples_519", "tuples_32")
         gen = FolderGenerator(world, folder, spec, rng, variable)
@@ -508,14 +511,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m recbole_outfit.data.synthetic", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="dataset_raw/synthetic", help="root to write (Polyvore-U layout)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies users and garments (50 ~ Polyvore-630 size)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies users (and garments)")
+    parser.add_argument("--garment_scale", type=float, default=None, help="multiplies garments (default: --scale)")
     parser.add_argument("--difficulty", type=float, default=0.5, help="0 = easy (strong styles) ... 1 = hard")
     parser.add_argument("--image_px", type=int, default=128, help="side of the JPEGs in pixels")
     parser.add_argument("--folders", default=",".join(DEFAULT_SPECS), help="comma-separated tuples folders")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    generate(args.out, args.seed, args.scale, args.difficulty, args.image_px, args.folders.split(","), args.workers)
+    generate(args.out, args.seed, args.scale, args.difficulty, args.image_px, args.folders.split(","), args.workers,
+             garment_scale=args.garment_scale)
     return 0
 
 

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from recbole_outfit.evaluator.functional import per_user_auc
-from recbole_outfit.model.outfit_recommender import cosine_matrix
 from recbole_outfit.report import format_table
 
 STRATEGIES = ("avg", "wavg", "mean")
@@ -58,8 +57,8 @@ def outfit_scores(model, cold_dataset, outfits):
     device = model.user_embedding.weight.device
     garments = cold_dataset.outfit_garments[outfits].to(device)
     representations = torch.cat([model.encode_outfits(part) for part in garments.split(1024)])
-    warm_users = model.user_embedding.weight[1:]  # row 0 is RecBole's padding user
-    return cosine_matrix(warm_users, representations).cpu()
+    warm_users = torch.arange(1, model.n_users, device=device)  # id 0 is RecBole's padding user
+    return model.scores(warm_users, representations).cpu()
 
 
 class ColdUsers:

@@ -1,7 +1,9 @@
 """The plugin's models, registered by class name (``--model=<name>``)."""
 
+from recbole_outfit.model.baselines import FHN, LPAE, OutfitBPR
 from recbole_outfit.model.fndcl import FND, FNDCL
+from recbole_outfit.model.npair import NPair
 from recbole_outfit.model.outfit_recommender import OutfitRecommender
 from recbole_outfit.model.teacher import Teacher
 
-MODELS = {cls.__name__: cls for cls in (Teacher, FNDCL, FND)}
+MODELS = {cls.__name__: cls for cls in (Teacher, NPair, FND, FNDCL, OutfitBPR, LPAE, FHN)}

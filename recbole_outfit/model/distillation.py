@@ -21,7 +21,7 @@ import torch
 
 from recbole_outfit.compat import load_checkpoint
 from recbole_outfit.errors import ConfigError
-from recbole_outfit.model.outfit_recommender import cosine_matrix, select_negatives
+from recbole_outfit.model.outfit_recommender import select_negatives
 
 
 def load_teacher_model(path, dataset, device):
@@ -110,8 +110,8 @@ class FrozenTeacher:
         return model.outfit_encoder(self.garment_features[outfits] * mask.unsqueeze(-1), mask)
 
     def _user_scores(self, users, outfits):
-        u = self.model.user_embedding(users)
-        return torch.nn.functional.cosine_similarity(u, self._outfit_repr(outfits), dim=-1)
+        """Score of each user for its own outfit: users ``[B]``, outfits ``[B, L]`` -> ``[B]``."""
+        return self.model.scores(users, self._outfit_repr(outfits).unsqueeze(1)).squeeze(1)
 
     @torch.no_grad()
     def false_negativeness(self, users, outfits, per_positive, pool):
@@ -119,7 +119,7 @@ class FrozenTeacher:
 
         users ``[B]``; outfits ``[B + B*n, L]`` (positives, then each row's n sampled negatives).
         """
-        scores = cosine_matrix(self.model.user_embedding(users), self._outfit_repr(outfits))  # r_hat, [B, B + B*n]
+        scores = self.model.scores(users, self._outfit_repr(outfits))  # r_hat, [B, B + B*n]
         _, negative_scores, _ = select_negatives(scores, users, per_positive, pool)
         return self.alpha * (self.user_mean_score[users].unsqueeze(1) - negative_scores)
 

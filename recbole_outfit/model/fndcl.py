@@ -29,7 +29,7 @@ from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.augment import OutfitAugmenter
 from recbole_outfit.model.distillation import FrozenTeacher
 from recbole_outfit.model.loss import fnd_loss, npair_loss, nt_xent
-from recbole_outfit.model.outfit_recommender import OutfitRecommender, cosine_matrix, select_negatives
+from recbole_outfit.model.outfit_recommender import OutfitRecommender, select_negatives
 
 
 class FNDCL(OutfitRecommender):
@@ -86,7 +86,7 @@ class FNDCL(OutfitRecommender):
             views = self.augmenter(positives)  # 2 x [B, L]
         representations = self.encode_outfits(torch.cat([scored, *views]))  # every distinct garment once
         outfit_repr = representations[: len(scored)]
-        scores = cosine_matrix(self.user_embedding(users), outfit_repr)  # r_ij, [B, B + B*n]
+        scores = self.scores(users, outfit_repr)  # r_ij, [B, B + B*n]
         pos, neg, mask = select_negatives(scores, users, per_positive, self.negative_pool)
         if self.distill:
             d = self.teacher.false_negativeness(users, scored, per_positive, self.negative_pool)  # [B, K]

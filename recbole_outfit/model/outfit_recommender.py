@@ -28,11 +28,6 @@ from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build
 NEGATIVE_POOLS = ("own", "batch", "batch_and_positives")
 
 
-def cosine_matrix(users, outfits):
-    """``cos(u_b, o_m)`` for every pair: users ``[B, d]``, outfits ``[M, d]`` -> ``[B, M]``."""
-    return F.normalize(users, dim=-1) @ F.normalize(outfits, dim=-1).t()
-
-
 def select_negatives(scores, users, per_positive, pool):
     """Split a batch score matrix into positive and negative scores.
 
@@ -91,11 +86,15 @@ class OutfitRecommender(GeneralRecommender):
         self.preprocess = ImagePreprocessor(flip=config["image_flip"])
         self.item_encoder = build_backbone(config["backbone"], self.embedding_size, config["backbone_weights"],
                                            config["backbone_dropout"], config["backbone_extra_fc"])
-        self.outfit_encoder = SetTransformer(self.embedding_size, config["num_heads"])
+        self.outfit_encoder = self.build_outfit_encoder(config)
 
         # parameters initialization
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         self._feature_cache = None
+
+    def build_outfit_encoder(self, config):
+        """The outfit encoder T; ``forward(x [M, L, d], mask [M, L]) -> [M, d']``. Set Transformer (Eq. 1-8)."""
+        return SetTransformer(self.embedding_size, config["num_heads"])
 
     # ------------------------------------------------------------------ encoders
 
@@ -134,11 +133,22 @@ class OutfitRecommender(GeneralRecommender):
             slot_features = self.encode_garments(distinct)[inverse]
         else:  # per-row baseline: every slot encodes its own image
             slot_features = self.encode_images(flat[mask])
-        x = slot_features.new_zeros(flat.shape + (self.embedding_size,))  # [M, L, d]
+        x = slot_features.new_zeros(flat.shape + slot_features.shape[-1:])  # [M, L, d]
         x[mask] = slot_features
-        return self.outfit_encoder(x, mask).reshape(garments.shape[:-1] + (self.embedding_size,))
+        outfits = self.outfit_encoder(x, mask)  # [M, d']
+        return outfits.reshape(garments.shape[:-1] + outfits.shape[-1:])
 
     # ------------------------------------------------------------------ scores
+
+    def scores(self, users, outfits):
+        """Preference scores r (Eq. 9: cos(u_i, o_j)).
+
+        users ``[B]``; outfits ``[M, d]`` (every user with every outfit) or ``[B, M, d]`` (each user with its
+        own M outfits) -> ``[B, M]``.
+        """
+        u = F.normalize(self.user_embedding(users), dim=-1).unsqueeze(1)  # [B, 1, d]
+        o = F.normalize(outfits, dim=-1)
+        return (u @ o.transpose(-1, -2)).squeeze(1)  # [B, M]
 
     def batch_scores(self, interaction):
         """Encode a training batch (positives and sampled negatives once each) and score it.
@@ -150,14 +160,13 @@ class OutfitRecommender(GeneralRecommender):
         negatives = interaction[NEG_GARMENTS]  # [B, n, L]
         outfits = torch.cat([positives, negatives.flatten(0, 1)])  # [B + B*n, L]
         outfit_repr = self.encode_outfits(outfits)
-        scores = cosine_matrix(self.user_embedding(users), outfit_repr)  # [B, B + B*n]
+        scores = self.scores(users, outfit_repr)  # [B, B + B*n]
         pos, neg, mask = select_negatives(scores, users, negatives.shape[1], self.negative_pool)
         return pos, neg, mask, outfit_repr
 
     def predict(self, interaction):
-        users = self.user_embedding(interaction[self.USER_ID])  # [B, d]
         outfits = self.encode_outfits(interaction[GARMENTS])  # [B, d]
-        return F.cosine_similarity(users, outfits, dim=-1)  # Eq. 9
+        return self.scores(interaction[self.USER_ID], outfits.unsqueeze(1)).squeeze(1)  # [B]
 
     def full_sort_predict(self, interaction):
         raise NotImplementedError("outfit models score labeled (user, outfit) candidates; use eval_args.mode: labeled")

@@ -13,18 +13,37 @@ import os
 import uuid
 
 import torch
+import torch.distributed as dist
 from recbole.trainer import Trainer
 from recbole.utils import get_local_time
+from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.evaluator.collector import PerUserCollector
 
 
 class OutfitTrainerMixin:
     def __init__(self, config, model):
-        super().__init__(config, model)
+        distributed_cpu = not config["single_spec"] and config["device"].type == "cpu"
+        if distributed_cpu:  # RecBole wraps the model for CUDA devices only (device_ids=[local_rank])
+            config["single_spec"] = True
+        try:
+            super().__init__(config, model)
+        finally:
+            if distributed_cpu:
+                config["single_spec"] = False
+        if distributed_cpu:
+            self.distributed_model = DistributedDataParallel(self.model)
         self.eval_collector = PerUserCollector(config)
-        name = f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.pth"
-        self.saved_model_file = os.path.join(self.checkpoint_dir, name)
+        name = [f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.pth"]
+        if not config["single_spec"]:  # every process must load the file the first one saves
+            dist.broadcast_object_list(name, src=0)
+        self.saved_model_file = os.path.join(self.checkpoint_dir, name[0])
+
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if load_best_model and not self.config["single_spec"]:
+            dist.barrier()  # the first process has written the best checkpoint
+        return super().evaluate(eval_data, load_best_model=load_best_model, model_file=model_file,
+                                show_progress=show_progress)
 
     def _build_optimizer(self, **kwargs):
         learner = kwargs.get("learner", self.learner)

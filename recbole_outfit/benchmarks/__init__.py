@@ -1,0 +1,1 @@
+"""Benchmarks: model comparison tables (``compare``) and inference / training efficiency (``efficiency``)."""

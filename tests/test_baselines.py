@@ -1,0 +1,61 @@
+"""Baselines (OutfitBPR, LPAE-u/g, FHN) through the real Trainer; their scoring rules; the comparison command."""
+
+import csv
+import os
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from recbole_outfit.benchmarks.compare import compare
+from recbole_outfit.config import Config
+from recbole_outfit.model.baselines import PairwiseCodes
+from recbole_outfit.quick_start import run_recbole_outfit
+from recbole_outfit.utils import create_dataset, get_model
+
+
+@pytest.mark.parametrize("model, overrides", [
+    ("OutfitBPR", {}), ("LPAE", {"lpae_variant": "u"}), ("LPAE", {"lpae_variant": "g"}), ("FHN", {}),
+])
+def test_baseline_trains_one_epoch(model, overrides, workspace, run_dir):
+    result = run_recbole_outfit(model, "synthetic630", config_dict=tiny_config(workspace, run_dir, **overrides))
+    assert result["config"]["backbone"] == "XS" and result["config"]["negative_pool"] == "own"
+    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+
+
+def test_lpae_scores_are_the_best_anchor(workspace, run_dir):
+    config = Config("LPAE", "synthetic630", config_dict=tiny_config(workspace, run_dir, lpae_variant="g"))
+    model = get_model("LPAE")(config, create_dataset(config))
+    users = torch.tensor([1, 2])
+    outfits = torch.randn(5, 128)
+    anchors = torch.cat([model.user_embedding(users).view(2, 4, 128), model.general_anchors.expand(2, -1, -1)], 1)
+    expected = torch.nn.functional.cosine_similarity(anchors.unsqueeze(2), outfits[None, None], dim=-1).max(1).values
+    assert torch.allclose(model.scores(users, outfits), expected, atol=1e-5)
+    rows = model.scores(users, outfits[:2].unsqueeze(1)).squeeze(1)
+    assert torch.allclose(rows, expected[[0, 1], [0, 1]], atol=1e-5)
+
+
+def test_fhn_pairwise_codes():
+    codes = torch.randn(2, 4, 6)
+    mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    out = PairwiseCodes()(codes, mask)
+    for m in range(2):
+        c = codes[m][mask[m]]
+        pairs = [c[i] @ c[j] for i in range(len(c)) for j in range(i + 1, len(c))]
+        assert torch.allclose(out[m, :6], c.mean(0), atol=1e-6)
+        assert torch.allclose(out[m, 6], torch.stack(pairs).mean() / 6, atol=1e-5)
+
+
+def test_comparison_command_writes_both_tables(workspace, run_dir):
+    config = tiny_config(workspace, run_dir, teacher_config={"epochs": 1}, autoencoder_config={"epochs": 1})
+    summary = compare(["Teacher", "NPair", "FND"], "synthetic630", seeds=2, config_dict=config,
+                      out_dir=str(run_dir / "results"))
+    assert set(summary) == {"Teacher", "NPair", "FND"} and summary["FND"]["runs"] == 2
+    markdown = open(run_dir / "results" / "synthetic630.md").read()
+    assert "| Teacher" in markdown and "**" in markdown and "## Dataset" in markdown
+    rows = list(csv.DictReader(open(run_dir / "results" / "synthetic630.csv")))
+    assert [r["model"] for r in rows] == ["Teacher", "NPair", "FND"]
+    assert all(0 <= float(r["auc_mean"]) <= 100 for r in rows)
+    # the two seeds trained two teachers; FND of each seed distilled from its own
+    stages = os.listdir(run_dir / "saved" / "stages" / "synthetic630")
+    assert len([s for s in stages if s.endswith(".pth")]) == 2
