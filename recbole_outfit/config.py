@@ -1,7 +1,8 @@
 """``Config``: RecBole's configurator with the plugin's properties layered in (as RecBole-GNN does).
 
 Precedence, lowest first: RecBole's internal yaml -> ``properties/overall.yaml`` -> ``properties/outfit.yaml``
-(plugin models only) -> ``properties/model/<Model>.yaml`` -> ``properties/dataset/<dataset>.yaml`` ->
+(plugin models only) -> ``properties/model/<Model>.yaml`` (a plugin model subclassing another reads its
+parent's yaml first) -> ``properties/dataset/<dataset>.yaml`` ->
 ``config_file_list`` -> ``config_dict`` -> ``--key=value`` on the command line. Models resolve plugin-first,
 so a name RecBole does not know never reaches RecBole's ``get_model``.
 
@@ -138,8 +139,13 @@ class Config(RecBoleConfig):
         folder = properties_dir()
         layers = [os.path.join(folder, "overall.yaml")]
         if isinstance(model_class, type) and issubclass(model_class, OutfitRecommender):
+            # a variant inherits its parent's settings: FND reads FNDCL.yaml, then FND.yaml
             layers.append(os.path.join(folder, "outfit.yaml"))
-        layers.append(os.path.join(folder, "model", f"{model}.yaml"))
+            lineage = [c.__name__ for c in reversed(model_class.__mro__)
+                       if isinstance(c, type) and issubclass(c, OutfitRecommender) and c is not OutfitRecommender]
+        else:
+            lineage = [model]
+        layers += [os.path.join(folder, "model", f"{name}.yaml") for name in lineage]
         dataset_file = os.path.join(folder, "dataset", f"{dataset}.yaml")
         layers.append(dataset_file)
         for file in layers:

@@ -46,6 +46,17 @@ def test_fhn_pairwise_codes():
         assert torch.allclose(out[m, 6], torch.stack(pairs).mean() / 6, atol=1e-5)
 
 
+def test_model_specs_and_extra_tables(workspace, run_dir):
+    from recbole_outfit.benchmarks.compare import parse_model_spec
+
+    assert parse_model_spec("LPAE:lpae_variant=g;lpae_anchors=2") == ("LPAE", {"lpae_variant": "g", "lpae_anchors": "2"})
+    config = tiny_config(workspace, run_dir, backbone="XS", test_hard=True, cold_dataset="synthetic53", cold_repeats=2)
+    compare(["LPAE", "LPAE:lpae_variant=g"], "synthetic630", config_dict=config, out_dir=str(run_dir / "results"))
+    markdown = open(run_dir / "results" / "synthetic630.md").read()
+    assert "LPAE:lpae_variant=g" in markdown and "AUC (hard)" in markdown
+    assert "## Cold start on synthetic53" in markdown and "LPAE (w)" in markdown and "non-personalized" in markdown
+
+
 def test_comparison_command_writes_both_tables(workspace, run_dir):
     config = tiny_config(workspace, run_dir, teacher_config={"epochs": 1}, autoencoder_config={"epochs": 1})
     summary = compare(["Teacher", "NPair", "FND"], "synthetic630", seeds=2, config_dict=config,
@@ -55,7 +66,7 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
     assert "| Teacher" in markdown and "**" in markdown and "## Dataset" in markdown
     rows = list(csv.DictReader(open(run_dir / "results" / "synthetic630.csv")))
     assert [r["model"] for r in rows] == ["Teacher", "NPair", "FND"]
-    assert all(0 <= float(r["auc_mean"]) <= 100 for r in rows)
+    assert all(0 <= float(r["user_auc_mean"]) <= 100 for r in rows)
     # the two seeds trained two teachers; FND of each seed distilled from its own
     stages = os.listdir(run_dir / "saved" / "stages" / "synthetic630")
     assert len([s for s in stages if s.endswith(".pth")]) == 2

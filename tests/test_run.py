@@ -94,3 +94,12 @@ def test_distributed_two_processes_on_cpu(workspace, run_dir):
     assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
     # both processes loaded the same best checkpoint; only the first wrote results
     assert os.path.isfile(result["checkpoint"])
+
+
+def test_variants_inherit_their_parents_settings(workspace, run_dir):
+    fnd = Config("FND", "synthetic630", config_dict=tiny_config(workspace, run_dir))
+    assert fnd["distill"] is True and fnd["cl_weight"] == 0.0 and fnd["tau_cl"] == 0.1  # FNDCL.yaml, then FND.yaml
+    npair = Config("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir))
+    teacher = Config("Teacher", "synthetic630", config_dict=tiny_config(workspace, run_dir))
+    assert (npair["backbone"], npair["valid_split"], npair["learning_rate"]) == ("XS", "valid_student", 0.01)
+    assert (teacher["backbone"], teacher["valid_split"], teacher["learning_rate"]) == ("large", "valid_teacher", 0.003)

@@ -37,24 +37,44 @@ def teacher_row(config):
         return json.load(f)
 
 
-def run_model(model, dataset, seed, config_file_list, config_dict):
+def parse_model_spec(spec):
+    """``LPAE:lpae_variant=g`` -> ("LPAE", {"lpae_variant": "g"}); a plain name has no settings."""
+    name, _, rest = spec.partition(":")
+    settings = dict(item.split("=", 1) for item in rest.split(";") if item) if rest else {}
+    return name, settings
+
+
+def run_model(spec, dataset, seed, config_file_list, config_dict):
     from recbole_outfit.quick_start import run_recbole_outfit
 
-    settings = {**(config_dict or {}), "seed": seed}
-    if model == "Teacher":
+    model, own = parse_model_spec(spec)
+    settings = {**(config_dict or {}), **own, "seed": seed}
+    if model == "Teacher" and not own:
         config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings)
         return teacher_row(config)
     return run_recbole_outfit(model, dataset, config_file_list=config_file_list, config_dict=settings)
 
 
+def _mean_std(values):
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std())
+
+
 def summarize(results):
-    """{model: [result, ...]} -> {model: {metric: (mean, std) x 100, "seconds_per_epoch": s, "runs": n}}."""
+    """{model: [result, ...]} -> {model: {metric: (mean, std) x 100, ..., "runs": n}}: test metrics, test_hard
+    metrics (``hard_<metric>``) and cold-start AUC (``cold``: {strategy: {K: (mean, std)}}) when present."""
     summary = {}
     for model, runs in results.items():
         row = {"runs": len(runs)}
         for metric in METRICS:
-            values = np.array([r["test_result"][metric] for r in runs]) * 100
-            row[metric] = (float(values.mean()), float(values.std()))
+            row[metric] = _mean_std([r["test_result"][metric] * 100 for r in runs])
+            if all("test_hard_result" in r for r in runs):
+                row[f"hard_{metric}"] = _mean_std([r["test_hard_result"][metric] * 100 for r in runs])
+        if all("cold_start" in r for r in runs):
+            strategies = runs[0]["cold_start"]["user_auc"]
+            row["cold"] = {s: {k: _mean_std([r["cold_start"]["user_auc"][s][k]["mean"] * 100 for r in runs])
+                               for k in strategies[s]} for s in strategies}
+            row["cold_dataset"] = runs[0]["cold_start"]["dataset"]
         epochs = [r.get("timing", {}).get("seconds_per_epoch") for r in runs]
         epochs = [e for e in epochs if e]
         row["seconds_per_epoch"] = float(np.mean(epochs)) if epochs else None
@@ -68,19 +88,47 @@ def _machine():
     return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
 
 
-def write_tables(summary, dataset, command, settings, manifest, out_dir="results"):
-    """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown."""
-    best = {m: max(row[m][0] for row in summary.values()) for m in METRICS}
+def _cell(value, runs, best):
+    mean, std = value
+    text = f"{mean:.2f} ± {std:.2f}" if runs > 1 else f"{mean:.2f}"
+    return f"**{text}**" if np.isclose(mean, best) else text
+
+
+def _metric_table(summary, columns):
+    """columns: [(key in the summary rows, header)]; best mean of each column in bold."""
+    best = {key: max(row[key][0] for row in summary.values() if key in row) for key, _ in columns}
     rows = []
     for model, row in summary.items():
-        cells = [model]
-        for metric in METRICS:
-            mean, std = row[metric]
-            text = f"{mean:.2f} ± {std:.2f}" if row["runs"] > 1 else f"{mean:.2f}"
-            cells.append(f"**{text}**" if np.isclose(mean, best[metric]) else text)
+        cells = [model] + [_cell(row[key], row["runs"], best[key]) if key in row else "-" for key, _ in columns]
         cells += [row["runs"], f"{row['seconds_per_epoch']:.1f}" if row["seconds_per_epoch"] else ""]
         rows.append(cells)
-    table = format_table(["model", "AUC", "NDCG", "seeds", "s / epoch"], rows)
+    return format_table(["model"] + [h for _, h in columns] + ["seeds", "s / epoch"], rows)
+
+
+def _cold_table(summary):
+    rows, cold_dataset = [], None
+    for model, row in summary.items():
+        for strategy, by_k in row.get("cold", {}).items():
+            label = {"avg": model, "wavg": f"{model} (w)", "mean": f"{model}, non-personalized"}.get(strategy, strategy)
+            rows.append([label] + [f"{m:.2f} ± {s:.2f}" if row["runs"] > 1 else f"{m:.2f}"
+                                   for m, s in (by_k[k] for k in sorted(by_k, key=int))])
+            cold_dataset = row["cold_dataset"]
+            shots = sorted(by_k, key=int)
+    if not rows:
+        return ""
+    table = format_table(["method"] + [f"{k} outfit{'s' if int(k) > 1 else ''}" for k in shots], rows)
+    return (f"\n\n## Cold start on {cold_dataset}\n\nTest `user_auc` x 100 of {cold_dataset}'s users (new to the "
+            f"model) scored through the warm users with K known outfits each (paper Table 3): `(w)` = weighted "
+            f"average (Eq. 23-24), plain = average of neighbours (Eq. 22), non-personalized = mean over every "
+            f"warm user. Mean ± std over seeds of the mean over draws.\n\n{table}")
+
+
+def write_tables(summary, dataset, command, settings, manifest, out_dir="results"):
+    """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown."""
+    columns = [(m, h) for m, h in zip(METRICS, ("AUC", "NDCG"))]
+    if any("hard_user_auc" in row for row in summary.values()):
+        columns += [(f"hard_{m}", f"{h} (hard)") for m, h in zip(METRICS, ("AUC", "NDCG"))]
+    table = _metric_table(summary, columns) + _cold_table(summary)
     counts = (manifest or {}).get("counts", {})
     stats = format_table(["users", "outfits", "garments", "train", "valid (student)", "test"], [[
         counts.get("users", ""), counts.get("outfits", ""), counts.get("garments", ""),
@@ -89,17 +137,20 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
     shown = "\n".join(f"- `{k}`: `{v}`" for k, v in settings.items())
     markdown = (
         f"# {dataset}\n\nTest `user_auc` (AUC) and `user_ndcg` (NDCG, FHN's definition) x 100, mean ± std over "
-        f"seeds; best in bold. Produced by\n\n```bash\n{command}\n```\n\non {_machine()}, "
+        f"seeds; best in bold; `(hard)`: the test set whose negatives are other users' positives. Produced by"
+        f"\n\n```bash\n{command}\n```\n\non {_machine()}, "
         f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n\n## Dataset\n\n{stats}\n\n"
         f"(rows: labeled evaluation rows, 1 positive : 10 negatives)\n\n## Settings\n\n{shown}\n"
     )
     os.makedirs(out_dir, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["model", "auc_mean", "auc_std", "ndcg_mean", "ndcg_std", "seeds", "seconds_per_epoch"])
+    keys = [key for key, _ in columns]
+    writer.writerow(["model"] + [f"{k}_{part}" for k in keys for part in ("mean", "std")]
+                    + ["seeds", "seconds_per_epoch"])
     for model, row in summary.items():
-        writer.writerow([model, *(f"{v:.4f}" for m in METRICS for v in row[m]), row["runs"],
-                         row["seconds_per_epoch"] or ""])
+        writer.writerow([model, *(f"{v:.4f}" if key in row else "" for key in keys for v in row.get(key, (0, 0))),
+                         row["runs"], row["seconds_per_epoch"] or ""])
     for suffix, text in (("md", markdown), ("csv", buffer.getvalue())):
         path = os.path.join(out_dir, f"{dataset}.{suffix}")
         tmp = f"{path}.tmp-{os.getpid()}"
@@ -114,9 +165,10 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
     from recbole_outfit.data.convert import read_manifest
     from recbole_outfit.utils import get_model
 
-    for model in models:
-        get_model(model)  # unknown names fail before anything runs
-    base = Config(model=models[0], dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    for spec in models:
+        get_model(parse_model_spec(spec)[0])  # unknown names fail before anything runs
+    base = Config(model=parse_model_spec(models[0])[0], dataset=dataset, config_file_list=config_file_list,
+                  config_dict=config_dict)
     init_logger(base)
     seed_list = [base["seed"] + i for i in range(seeds)]
     results = {model: [] for model in models}

@@ -63,7 +63,8 @@ def fingerprint(config):
     """12 hex digits identifying what a stage learns: its settings and the dataset's conversion."""
     from recbole_outfit.data.convert import read_manifest
 
-    settings = {k: str(v) for k, v in sorted(config.final_config_dict.items()) if k not in RUN_ONLY_KEYS}
+    settings = {k: str(v) for k, v in sorted(config.final_config_dict.items())
+                if k not in RUN_ONLY_KEYS and v is not None}  # a newly documented, unset key changes nothing
     manifest = read_manifest(config["data_path"], config["dataset"]) or {}
     settings["__dataset__"] = json.dumps(manifest.get("signature", manifest.get("counts")), sort_keys=True)
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()
