@@ -73,6 +73,21 @@ def distributed_backend(device_is_cuda):
     return "nccl" if device_is_cuda else "gloo"
 
 
+@contextlib.contextmanager
+def as_single_process(config, when=True):
+    """Within this block RecBole code sees ``single_spec = True``: for the two places where its distributed
+    set-up is wrong for us (a CUDA-only DistributedDataParallel on CPU; sharded evaluation rows)."""
+    if not when:
+        yield
+        return
+    previous = config["single_spec"]
+    config["single_spec"] = True
+    try:
+        yield
+    finally:
+        config["single_spec"] = previous
+
+
 def _trusting(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):

@@ -143,7 +143,7 @@ def test_staged_pipeline_trains_then_reuses_every_stage(workspace, run_dir, capl
 
 def test_variable_length_dataset_with_erase_pair(workspace, run_dir):
     result = run_recbole_outfit("FNDCL", "synthetic519", config_dict=student_config(workspace, run_dir))
-    assert result["config"]["cl_augmentations"] == ["erase", "erase"] and result["config"]["fnd_alpha"] == 1.5
+    assert result["config"]["cl_augmentations"] == ["erase", "erase"] and result["config"]["fnd_alpha"] == 3.75
     assert result["config"]["neighbour_table"] is None
 
 
@@ -158,3 +158,18 @@ def test_wrong_or_missing_teacher_checkpoint(workspace, run_dir):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="not a readable RecBole checkpoint"):
         run_recbole_outfit("FNDCL", "synthetic630", config_dict={**config, "teacher_checkpoint": str(garbage)})
+
+
+def test_constant_garments_change_gradients_not_values(workspace, run_dir):
+    from recbole_outfit.config import Config
+    from recbole_outfit.utils import create_dataset, get_model
+
+    config = Config("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, image_flip=False))
+    model = get_model("NPair")(config, create_dataset(config)).train()
+    outfits = model.garment_image_row.new_tensor([[1, 2, 3], [4, 5, 6]])
+    plain = model.encode_outfits(outfits)
+    frozen = model.encode_outfits(outfits, constant_garments=outfits.new_tensor([4, 5, 6]))
+    assert torch.allclose(plain, frozen, atol=1e-5)
+    frozen[1].sum().backward()  # the second outfit's garments are all constant: only T gets gradient
+    assert all(p.grad is None or not p.grad.any() for p in model.item_encoder.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.outfit_encoder.parameters())

@@ -101,5 +101,18 @@ def test_variants_inherit_their_parents_settings(workspace, run_dir):
     assert fnd["distill"] is True and fnd["cl_weight"] == 0.0 and fnd["tau_cl"] == 0.1  # FNDCL.yaml, then FND.yaml
     npair = Config("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir))
     teacher = Config("Teacher", "synthetic630", config_dict=tiny_config(workspace, run_dir))
-    assert (npair["backbone"], npair["valid_split"], npair["learning_rate"]) == ("XS", "valid_student", 0.01)
+    assert (npair["backbone"], npair["valid_split"], npair["learning_rate"]) == ("XS", "valid_student", 0.005)
     assert (teacher["backbone"], teacher["valid_split"], teacher["learning_rate"]) == ("large", "valid_teacher", 0.003)
+
+
+def test_untrained_teacher_is_at_chance_on_default_synthetic630(workspace, run_dir):
+    """The default synthetic data gives nothing away: an untrained Teacher ranks at chance (0.50 +- 0.05)."""
+    settings = {"raw_path": str(workspace / "raw_default"), "data_path": str(workspace / "atomic_default"),
+                "checkpoint_dir": str(run_dir / "saved"), "show_progress": False, "state": "WARNING"}
+    config = Config("Teacher", "synthetic630", config_dict=settings)
+    dataset = create_dataset(config)
+    _, _, tests = data_preparation(config, dataset)
+    torch.manual_seed(0)
+    model = get_model("Teacher")(config, dataset)
+    result = OutfitTrainer(config, model).evaluate(tests["test"], load_best_model=False)
+    assert abs(result["user_auc"] - 0.5) <= 0.05

@@ -81,11 +81,13 @@ def _sync(device):
 
 
 @torch.no_grad()
-def score_all(model, loader, device):
-    """Score every row of ``loader`` once; return the number of rows."""
+def score_all(model, loader, device, max_batches=None):
+    """Score every row of ``loader`` once (or its first ``max_batches``); return the number of rows."""
     model.eval()  # a fresh evaluation pass: the garment feature cache starts empty
     rows = 0
-    for interaction, *_ in loader:
+    for batch, (interaction, *_) in enumerate(loader):
+        if max_batches is not None and batch >= max_batches:
+            break
         model.predict(interaction.to(device))
         rows += len(interaction)
     _sync(device)
@@ -123,7 +125,7 @@ def scoring_benchmark(dataset_name, sizes, repeats, baseline_repeats, overrides)
             if runs <= 0:
                 continue
             model.eval_feature_cache = cached
-            score_all(model, test_loader, config["device"])  # warm-up (allocator, kernels)
+            score_all(model, test_loader, config["device"], max_batches=2)  # warm-up (allocator, kernels)
             results[mode] = time_scoring(model, test_loader, config["device"], runs)
             logger.info(f"{size} {mode}: {results[mode][0]:.2f}s +- {results[mode][1]:.2f} over {runs} runs, "
                         f"{results[mode][3]} rows, peak memory {results[mode][2] / 2**30:.2f} GiB")

@@ -109,6 +109,10 @@ class RawFolder:
                 if others:
                     logger.info(f"{others} rows of {self.tables[split, kind].path} name another user "
                                 f"(hard negatives); each is scored for the user of its positive")
+        unused = [os.path.basename(polyvore.tuple_path(self.folder, s, k))
+                  for s, k in (("train", "nega"), ("train", "nega_hard"), ("val", "nega_hard"))] + ["fill_in_blank_test"]
+        logger.info(f"Not converted (by design): {', '.join(unused)}; training negatives are sampled online, "
+                    f"validation uses random negatives, fill-in-the-blank is not evaluated")
         self.ratio = ratio
         self.slot_categories = self.tables["train", "posi"].slot_categories
         # global garment index: per-category id + offset of the category

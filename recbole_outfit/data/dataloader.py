@@ -16,6 +16,7 @@ from recbole.data.dataloader import NegSampleEvalDataLoader
 from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
 from recbole.data.interaction import Interaction
 
+from recbole_outfit.compat import as_single_process
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
 
 
@@ -45,11 +46,5 @@ class OutfitEvalDataLoader(NegSampleEvalDataLoader):
     across processes and average per-shard metrics, which is not the per-user AUC)."""
 
     def __init__(self, config, dataset, sampler, shuffle=False):
-        distributed = not config["single_spec"]
-        if distributed:
-            config["single_spec"] = True
-        try:
+        with as_single_process(config):
             super().__init__(config, dataset, sampler, shuffle=shuffle)
-        finally:
-            if distributed:
-                config["single_spec"] = False

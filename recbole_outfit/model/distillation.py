@@ -17,6 +17,7 @@ counted in the student's parameters.
 import os
 from logging import getLogger
 
+import numpy as np
 import torch
 
 from recbole_outfit.compat import load_checkpoint
@@ -101,6 +102,26 @@ class FrozenTeacher:
         getLogger().info(f"Teacher: r_hat over {len(users)} training positives of {int((count > 0).sum())} users "
                          f"(mean {self.user_mean_score[count > 0].mean():.3f})"
                          + (f"; {len(garments)} garment features cached" if self.feature_cache else ""))
+        self.log_false_negativeness(train_dataset)
+
+    @torch.no_grad()
+    def log_false_negativeness(self, train_dataset, rows=1024, per_positive=4):
+        """Log how d is distributed on sampled training negatives: its scale depends on how far apart the
+        teacher's scores lie, so alpha must suit the teacher (paper 4.5: the best alpha differs by dataset)."""
+        from recbole_outfit.data.sampler import OutfitNegativeSampler
+
+        rng = np.random.default_rng(0)
+        pick = torch.from_numpy(rng.choice(len(train_dataset), size=min(rows, len(train_dataset)), replace=False))
+        users = train_dataset.inter_feat[train_dataset.uid_field][pick]
+        positives = train_dataset.outfit_garments[train_dataset.inter_feat[train_dataset.iid_field][pick]]
+        negatives = OutfitNegativeSampler(train_dataset, per_positive, rng=rng).sample(users, positives)
+        device = self.model.user_embedding.weight.device
+        users, negatives = users.to(device), negatives.to(device)
+        scores = self._user_scores(users.repeat_interleave(per_positive), negatives.flatten(0, 1))
+        gap = self.user_mean_score[users].repeat_interleave(per_positive) - scores  # r_hat_i - r_hat_ijk
+        getLogger().info(f"Teacher on {len(gap)} sampled training negatives: mean r_hat_i - r_hat_ijk = "
+                         f"{gap.mean():.3f}, so d = alpha * gap has mean {self.alpha * gap.mean():.3f} with alpha = "
+                         f"{self.alpha} (d = 1 is the N-pair loss); d < 0 (false negative) for {(gap < 0).float().mean():.1%}")
 
     def _outfit_repr(self, outfits):
         model = self.model

@@ -18,7 +18,9 @@ FND (``cl_weight: 0``), FND-CL (defaults), any alpha, augmentation pair or backb
 
 Departures, none of which changes the objective: positives, negatives and both views of a batch go through
 the item encoder together, each distinct garment once; the teacher's garment features are computed once
-(it is frozen), see ``model/distillation.py``.
+(it is frozen), see ``model/distillation.py``. One option does change it, off by default:
+``cl_replace_grad: False`` computes the features of garments that only a ``replace`` view holds without
+gradient (a forward pass instead of forward + backward), for a cheaper step.
 """
 
 import torch
@@ -41,6 +43,7 @@ class FNDCL(OutfitRecommender):
         self.distill = config["distill"]
         self.cl_weight = config["cl_weight"]
         self.tau_cl = config["tau_cl"]
+        self.cl_replace_grad = config["cl_replace_grad"]
         training = not config["evaluation_only"]
         if training and self.distill and not config["teacher_checkpoint"]:
             raise ConfigError("distillation needs a teacher checkpoint", where="teacher_checkpoint",
@@ -80,11 +83,14 @@ class FNDCL(OutfitRecommender):
         negatives = interaction[NEG_GARMENTS]  # [B, n, L]
         batch, per_positive = negatives.shape[:2]
         scored = torch.cat([positives, negatives.flatten(0, 1)])  # [B + B*n, L]
-        views = ()
+        views, constant = (), None
         if self.cl_weight > 0:
             self.augmenter.to(positives.device)
             views = self.augmenter(positives)  # 2 x [B, L]
-        representations = self.encode_outfits(torch.cat([scored, *views]))  # every distinct garment once
+            if not self.cl_replace_grad:  # garments only the views hold (replacements): forward pass only
+                in_views = torch.cat(views)
+                constant = in_views[(in_views > 0) & ~torch.isin(in_views, scored)]
+        representations = self.encode_outfits(torch.cat([scored, *views]), constant)  # each garment once
         outfit_repr = representations[: len(scored)]
         scores = self.scores(users, outfit_repr)  # r_ij, [B, B + B*n]
         pos, neg, mask = select_negatives(scores, users, per_positive, self.negative_pool)

@@ -124,13 +124,26 @@ class OutfitRecommender(GeneralRecommender):
             known[missing] = True
         return features[garments]
 
-    def encode_outfits(self, garments):
-        """Outfit representations o = T(f(x_1..x_n)): garments ``[..., L]`` (0 = padding) -> ``[..., d]``."""
+    def encode_outfits(self, garments, constant_garments=None):
+        """Outfit representations o = T(f(x_1..x_n)): garments ``[..., L]`` (0 = padding) -> ``[..., d]``.
+
+        ``constant_garments`` (ids): their item features are computed without gradient (a forward pass
+        only), for garments whose features need not be trained through this batch.
+        """
         flat = garments.reshape(-1, garments.shape[-1])  # [M, L]
         mask = flat > 0
         if self.training or self.eval_feature_cache:
             distinct, inverse = torch.unique(flat[mask], return_inverse=True)
-            slot_features = self.encode_garments(distinct)[inverse]
+            if constant_garments is None:
+                features = self.encode_garments(distinct)
+            else:
+                constant = torch.isin(distinct, constant_garments)
+                with torch.no_grad():
+                    fixed = self.encode_garments(distinct[constant])
+                trained = self.encode_garments(distinct[~constant])
+                features = trained.new_empty((len(distinct), trained.shape[-1]))
+                features[constant], features[~constant] = fixed, trained
+            slot_features = features[inverse]
         else:  # per-row baseline: every slot encodes its own image
             slot_features = self.encode_images(flat[mask])
         x = slot_features.new_zeros(flat.shape + slot_features.shape[-1:])  # [M, L, d]

@@ -18,19 +18,15 @@ from recbole.trainer import Trainer
 from recbole.utils import get_local_time
 from torch.nn.parallel import DistributedDataParallel
 
+from recbole_outfit.compat import as_single_process
 from recbole_outfit.evaluator.collector import PerUserCollector
 
 
 class OutfitTrainerMixin:
     def __init__(self, config, model):
         distributed_cpu = not config["single_spec"] and config["device"].type == "cpu"
-        if distributed_cpu:  # RecBole wraps the model for CUDA devices only (device_ids=[local_rank])
-            config["single_spec"] = True
-        try:
+        with as_single_process(config, when=distributed_cpu):  # RecBole's DDP wrapper is CUDA-only
             super().__init__(config, model)
-        finally:
-            if distributed_cpu:
-                config["single_spec"] = False
         if distributed_cpu:
             self.distributed_model = DistributedDataParallel(self.model)
         self.eval_collector = PerUserCollector(config)
