@@ -3,7 +3,7 @@
 1. Config (properties layers, config files, config dict, ``--key=value``).
 2. Data: atomic files converted or generated on demand (``recbole_outfit.data.prepare``).
 3. Stages the model needs (a frozen teacher, a neighbour table), each cached and reused (see
-   ``OutfitRecommender.prepare_stages``).
+   ``OutfitRecommender.prepare_stages`` and ``trainer/stages.py``).
 4. RecBole's Trainer: training with early stopping on validation ``user_auc``, then the best checkpoint on
    the test split(s); a results table in the log and a JSON file.
 """
@@ -33,20 +33,25 @@ def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_d
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     getLogger().info(config)
-    return train_and_test(config, saved=saved, config_file_list=config_file_list, config_dict=config_dict)
+    return train_and_test(config, saved=saved)
 
 
-def train_and_test(config, saved=True, config_file_list=None, config_dict=None):
+def prepare_stages(config):
+    """The stages ``config``'s model needs, then a fresh seed (the same data order whether stages ran or were
+    reused). RecBole's own models have none."""
+    prepare = getattr(config.model_class, "prepare_stages", None)
+    if prepare is not None:
+        prepare(config)
+        init_seed(config["seed"], config["reproducibility"])
+
+
+def train_and_test(config, saved=True):
     """The body of a run for an already built ``config`` (the staged pipeline runs it once per stage)."""
     if config["checkpoint"]:
         return evaluate_checkpoint(config)
     logger = getLogger()
     model_class = config.model_class
-    prepare = getattr(model_class, "prepare_stages", None)
-    if prepare is not None:
-        prepare(config, config_file_list=config_file_list, config_dict=config_dict)
-        init_seed(config["seed"], config["reproducibility"])  # same data order whether stages ran or were reused
-
+    prepare_stages(config)
     dataset = create_dataset(config)
     logger.info(dataset)
     train_data, valid_data, test_data = data_preparation(config, dataset)
@@ -113,9 +118,7 @@ def run_distributed(model, dataset, config_file_list=None, config_dict=None, sav
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     create_dataset(config)  # converts or generates the data if needed
-    prepare = getattr(config.model_class, "prepare_stages", None)
-    if prepare is not None:
-        prepare(config, config_file_list=config_file_list, config_dict=config_dict)
+    prepare_stages(config)
     settings = {**(config_dict or {}), "world_size": nproc if world_size == -1 else world_size, "ip": ip,
                 "port": str(port), "nproc": nproc, "offset": group_offset}
     queue = mp.get_context("spawn").SimpleQueue()

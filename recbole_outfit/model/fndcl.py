@@ -71,7 +71,7 @@ class FNDCL(OutfitRecommender):
         return load_neighbour_table(config["neighbour_table"], dataset)
 
     @classmethod
-    def prepare_stages(cls, config, config_file_list=None, config_dict=None):
+    def prepare_stages(cls, config):
         """Before the student: train (or reuse) the teacher; build (or reuse) the neighbour table."""
         from recbole_outfit.trainer import stages
 

@@ -92,6 +92,11 @@ class OutfitRecommender(GeneralRecommender):
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         self._feature_cache = None
 
+    @classmethod
+    def prepare_stages(cls, config):
+        """Run what must exist before this model is built (a teacher, a neighbour table) and record it in
+        ``config``; called by the pipeline before the dataset is loaded. Nothing by default."""
+
     def build_outfit_encoder(self, config):
         """The outfit encoder T; ``forward(x [M, L, d], mask [M, L]) -> [M, d']``. Set Transformer (Eq. 1-8)."""
         return SetTransformer(self.embedding_size, config["num_heads"])
