@@ -146,7 +146,8 @@ def cold_start(config, model):
     cold_users = ColdUsers(create_dataset(cold_config))
     evaluator = ColdStartEvaluator(shots=config["cold_shots"], repeats=config["cold_repeats"], seed=config["seed"],
                                    delta=config["cold_delta"], tau=config["cold_tau"])
-    return {"dataset": config["cold_dataset"], "user_auc": evaluator.evaluate(model, cold_users)}
+    return {"dataset": config["cold_dataset"], "users": int(len(cold_users.users())),
+            "user_auc": evaluator.evaluate(model, cold_users)}
 
 
 # keys a checkpoint evaluation takes from the current run rather than from the saved configuration

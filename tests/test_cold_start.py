@@ -50,12 +50,18 @@ def test_cold_start_after_training_with_hard_negatives(workspace, run_dir):
     assert set(result["test_hard_result"]) == {"user_auc", "user_ndcg"}
     cold = result["cold_start"]
     assert cold["dataset"] == "synthetic53"
+    # the cold users are synthetic53's own (tuples_53), not the warm dataset's
+    with open(workspace / "raw" / "tuples_53" / "tuples_test_posi") as f:
+        cold_users = {line.split(",")[0] for line in f.readlines()[1:]}
+    assert cold["users"] == len(cold_users)
+    with open(workspace / "atomic" / "synthetic53" / "synthetic53.manifest.json") as f:
+        assert json.load(f)["signature"]["folder"] == "tuples_53"
     assert set(cold["user_auc"]) == {"avg", "wavg", "mean"}
     for by_shots in cold["user_auc"].values():
         assert set(by_shots) == {1, 5}
         for value in by_shots.values():
             assert 0.0 <= value["mean"] <= 1.0 and value["std"] >= 0.0
-    assert cold["user_auc"]["mean"][1]["std"] == 0.0  # the reference does not depend on the draw
+    assert cold["user_auc"]["mean"][1]["std"] == pytest.approx(0.0, abs=1e-9)  # the reference ignores the draw
     saved = json.load(open(result["results_json"]))
     assert saved["cold_start"]["user_auc"]["wavg"]["5"]["mean"] == pytest.approx(cold["user_auc"]["wavg"][5]["mean"])
 

@@ -80,7 +80,7 @@ def test_fixed_length_conversion(tmp_path):
     # the image store holds each garment's image, in .garment row order
     store = np.load(paths["images"])
     assert store.shape == (len(garments), 3, 8, 8) and store.dtype == np.uint8
-    for row, (gid, _, image) in enumerate(garments):
+    for row, (_, _, image) in enumerate(garments):
         assert np.abs(store[row].reshape(3, -1).mean(axis=1) - np.array(image_colour(image))).max() < 6
 
     manifest = json.load(open(paths["manifest"]))
@@ -93,6 +93,7 @@ def test_variable_length_missing_second_top(tmp_path):
     outfits = outfit_garments(paths)
     _, train = read_atomic(paths["train"])
     for (user, outfit, _), raw in zip(train, tables["train", "posi"]):
+        assert user == str(raw[0])
         expected = [f"top{raw[1]}"] + ([f"top{raw[2]}"] if raw[2] != -1 else []) + [f"bottom{raw[3]}", f"shoe{raw[4]}"]
         assert sorted(outfits[outfit]) == sorted(expected)  # -1 means three garments, not a copy of the top
     lengths = {len(g) for g in outfits.values()}

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from recbole_outfit.model.layers import BACKBONE_FC_WIDTH, ImagePreprocessor, SetTransformer, build_backbone
-from recbole_outfit.model.loss import bpr_loss, fnd_loss, npair_loss, nt_xent
+from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
+from recbole_outfit.model.loss import bpr_loss, npair_loss
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ class ColdStartEvaluator:
 
     def evaluate(self, model, cold):
         """``cold``: :class:`ColdUsers`. Returns ``{strategy: {shots: {"mean": auc, "std": auc}}}``."""
-        known_users, known_outfits = cold.known_users, cold.known_outfits
+        known_outfits = cold.known_outfits
         test_users, test_outfits, test_labels = cold.test_users, cold.test_outfits, cold.test_labels
         outfits, index = np.unique(np.concatenate([known_outfits, test_outfits]), return_inverse=True)
         scores = outfit_scores(model, cold.dataset, torch.from_numpy(outfits))  # [U, O]

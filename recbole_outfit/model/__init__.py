@@ -7,3 +7,5 @@ from recbole_outfit.model.outfit_recommender import OutfitRecommender
 from recbole_outfit.model.teacher import Teacher
 
 MODELS = {cls.__name__: cls for cls in (Teacher, NPair, FND, FNDCL, OutfitBPR, LPAE, FHN)}
+
+__all__ = ["MODELS", "OutfitRecommender", *MODELS]

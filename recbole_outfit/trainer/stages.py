@@ -54,6 +54,8 @@ def stage_config(model, config, overrides, dataset=None):
     from recbole_outfit.config import Config
 
     settings = {k: config[k] for k in SHARED_KEYS if k in config}
+    if dataset and dataset != config["dataset"]:
+        settings.pop("raw_folder", None)  # another dataset: its own yaml names its folder
     settings["data_path"] = _data_root(config)
     settings.update(overrides or {})
     return Config(model=model, dataset=dataset or config["dataset"], config_dict=settings, command_line=False)
