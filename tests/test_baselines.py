@@ -9,7 +9,7 @@ import torch
 from conftest import tiny_config
 from recbole_outfit.benchmarks.compare import compare
 from recbole_outfit.config import Config
-from recbole_outfit.model.baselines import PairwiseCodes
+from recbole_outfit.model.fhn import PairwiseCodes
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.utils import create_dataset, get_model
 

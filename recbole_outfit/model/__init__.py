@@ -1,8 +1,10 @@
 """The plugin's models, registered by class name (``--model=<name>``)."""
 
-from recbole_outfit.model.baselines import FHN, LPAE, OutfitBPR
+from recbole_outfit.model.fhn import FHN
 from recbole_outfit.model.fndcl import FND, FNDCL
+from recbole_outfit.model.lpae import LPAE
 from recbole_outfit.model.npair import NPair
+from recbole_outfit.model.outfit_bpr import OutfitBPR
 from recbole_outfit.model.outfit_recommender import OutfitRecommender
 from recbole_outfit.model.teacher import Teacher
 
