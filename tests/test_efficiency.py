@@ -38,3 +38,46 @@ def test_efficiency_benchmark_writes_its_report(workspace, run_dir):
     report = open(run_dir / "results" / "efficiency-synthetic53.md").read()
     assert "Teacher (large)" in report and "| XS" in report and "speed-up" in report
     assert "FND, cached teacher" in report and "FND, teacher forward per step" in report
+
+
+class _Rows:
+    def __init__(self, n):
+        self.n = n
+
+    def to(self, device):
+        return self
+
+    def __len__(self):
+        return self.n
+
+
+class _Loader:
+    """Eight batches of 10 rows, shaped like an evaluation loader (yields (interaction, ...))."""
+
+    _dataset = [None] * 80
+
+    def __len__(self):
+        return 8
+
+    def __iter__(self):
+        return iter([(_Rows(10), None)] * 8)
+
+
+class _CountingModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def predict(self, interaction):
+        self.calls += 1
+
+
+def test_per_row_time_on_a_fraction_scales_to_every_row(monkeypatch):
+    clock = iter(range(100))  # each perf_counter call advances one second: a timed pass takes 1 s
+    monkeypatch.setattr(efficiency.time, "perf_counter", lambda: float(next(clock)))
+    model = _CountingModel()
+    mean, std, _, rows = efficiency.time_scoring(model, _Loader(), "cpu", repeats=2, fraction=0.25)
+    assert model.calls == 4 and rows == 20  # 2 of 8 batches per repeat
+    assert mean == 4.0 and std == 0.0  # 1 s for a quarter of the rows -> 4 s for all of them
+    mean, _, _, rows = efficiency.time_scoring(model, _Loader(), "cpu", repeats=1)
+    assert rows == 80 and mean == 1.0
