@@ -158,53 +158,26 @@ def expect_error(tmp_path, root, dataset, *phrases, error=DataFormatError, **kwa
     return message
 
 
-def test_wrong_header(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "test", "posi")
-    rewrite_line(path, 1, "user,top,bottom,shoes")
-    expect_error(tmp_path, root, "polyvore630", path, "line 1", "wrong header")
+# (dataset, split, kind, line, replacement, expected phrase): one corrupted line each
+CORRUPT_LINES = [
+    ("polyvore630", "test", "posi", 1, "user,top,bottom,shoes", "wrong header"),
+    ("polyvore630", "val", "posi", 1, ",".join(polyvore.VARIABLE_HEADER), "differs"),
+    ("polyvore630", "train", "posi", 3, "0,1,2", "3 columns"),
+    ("polyvore630", "test", "nega", 5, "0,1,x2,3", "'x2' is not an integer"),
+    ("polyvore630", "train", "posi", 4, "1,0,99,0", "bottom id 99 is outside image_list_bottom"),
+    ("polyvore630", "train", "posi", 2, "0,1,-1,0", "-1 (missing item) in a fixed-length file"),
+    ("polyvore519", "val", "nega", 7, "0,1,2,-1,3", "-1 (missing item) in the bottom column"),
+    ("polyvore630", "val", "nega", 2, "2,1,1,1", "belongs to user 0"),
+]
 
 
-def test_header_differs_between_files(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "val", "posi")
-    rewrite_line(path, 1, ",".join(polyvore.VARIABLE_HEADER))
-    expect_error(tmp_path, root, "polyvore630", path, "line 1", "differs")
-
-
-def test_wrong_column_count(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "train", "posi")
-    rewrite_line(path, 3, "0,1,2")
-    expect_error(tmp_path, root, "polyvore630", path, "line 3", "3 columns")
-
-
-def test_non_integer_field(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "test", "nega")
-    rewrite_line(path, 5, "0,1,x2,3")
-    expect_error(tmp_path, root, "polyvore630", path, "line 5", "'x2' is not an integer")
-
-
-def test_id_outside_image_list(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "train", "posi")
-    rewrite_line(path, 4, "1,0,99,0")
-    expect_error(tmp_path, root, "polyvore630", path, "line 4", "bottom id 99 is outside image_list_bottom")
-
-
-def test_missing_marker_in_fixed_length_file(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "train", "posi")
-    rewrite_line(path, 2, "0,1,-1,0")
-    expect_error(tmp_path, root, "polyvore630", path, "line 2", "-1 (missing item) in a fixed-length file")
-
-
-def test_missing_marker_outside_second_top(tmp_path):
-    root, folder, _ = broken_root(tmp_path, variable=True)
-    path = polyvore.tuple_path(folder, "val", "nega")
-    rewrite_line(path, 7, "0,1,2,-1,3")
-    expect_error(tmp_path, root, "polyvore519", path, "line 7", "-1 (missing item) in the bottom column")
+@pytest.mark.parametrize("dataset, split, kind, line, replacement, phrase", CORRUPT_LINES,
+                         ids=[case[-1] for case in CORRUPT_LINES])
+def test_corrupt_line_names_file_line_and_problem(tmp_path, dataset, split, kind, line, replacement, phrase):
+    root, folder, _ = broken_root(tmp_path, variable=dataset == "polyvore519")
+    path = polyvore.tuple_path(folder, split, kind)
+    rewrite_line(path, line, replacement)
+    expect_error(tmp_path, root, dataset, path, f"line {line}", phrase)
 
 
 def test_negative_file_length(tmp_path):
@@ -213,13 +186,6 @@ def test_negative_file_length(tmp_path):
     with open(path, "a", encoding="utf-8") as f:
         f.write("0,1,1,1\n")
     expect_error(tmp_path, root, "polyvore630", path, "61 negative rows for 6 positives", "expected 10 x 6 = 60")
-
-
-def test_negative_row_of_another_user(tmp_path):
-    root, folder, _ = broken_root(tmp_path)
-    path = polyvore.tuple_path(folder, "val", "nega")
-    rewrite_line(path, 2, "2,1,1,1")
-    expect_error(tmp_path, root, "polyvore630", path, "line 2", "belongs to user 0")
 
 
 def test_missing_and_undecodable_images(tmp_path):
