@@ -70,3 +70,24 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
     # the two seeds trained two teachers; FND of each seed distilled from its own
     stages = os.listdir(run_dir / "saved" / "stages" / "synthetic630")
     assert len([s for s in stages if s.endswith(".pth")]) == 2
+
+
+def test_comparison_resumes_from_finished_runs(workspace, run_dir, monkeypatch):
+    import recbole_outfit.quick_start as quick_start
+
+    config = tiny_config(workspace, run_dir)
+    first = compare(["NPair"], "synthetic630", seeds=1, config_dict=config, out_dir=str(run_dir / "results"))
+    kept = os.listdir(run_dir / "saved" / "compare" / "synthetic630")
+    assert len(kept) == 1 and kept[0].startswith("NPair-seed")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(quick_start, "run_recbole_outfit", no_training)
+    again = compare(["NPair"], "synthetic630", seeds=1, config_dict=config, out_dir=str(run_dir / "results"))
+    assert again["NPair"]["user_auc"] == first["NPair"]["user_auc"]
+    # a setting that changes what the model learns, or the evaluation, is a different run
+    for change in ({"learning_rate": 0.5}, {"test_hard": True}):
+        with pytest.raises(AssertionError, match="trained again"):
+            compare(["NPair"], "synthetic630", seeds=1, config_dict={**config, **change},
+                    out_dir=str(run_dir / "results"))

@@ -7,10 +7,18 @@ Runs every model once per seed (seeds ``seed, seed+1, ...``) through the usual p
 mean +- std over seeds, the best mean in bold, the dataset statistics and the settings. Stages are shared:
 the ``Teacher`` row is the teacher the students of that seed distil from (trained once by the teacher stage
 and reused), and the ``replace`` neighbour table is built once.
+
+Each finished (model, seed) run is kept as ``<checkpoint_dir>/compare/<dataset>/<model>-seed<k>-<fingerprint>.json``
+(the fingerprint covers every setting that changes what the model learns, the dataset's conversion, and the
+evaluation settings: ``test_hard`` and the cold-start keys). A comparison reuses such a run instead of training
+it again, so an interrupted comparison resumes where it stopped, and a table over a subset of the models or
+seeds (``--seeds=1`` for a quick table, ``--seeds=3`` later) costs only the runs it lacks.
 """
 
 import csv
+import hashlib
 import io
+import json
 import os
 import platform
 import time
@@ -26,10 +34,11 @@ from recbole_outfit.report import format_table
 METRICS = ("user_auc", "user_ndcg")
 
 
+EVALUATION_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
+
+
 def teacher_row(config):
     """The results of the teacher a student with ``config`` distils from (training it if needed)."""
-    import json
-
     from recbole_outfit.trainer.stages import teacher_stage
 
     path = teacher_stage(config)
@@ -44,15 +53,37 @@ def parse_model_spec(spec):
     return name, settings
 
 
+def finished_run_path(config):
+    """Where the result of the run ``config`` describes is kept once finished (see the module docstring)."""
+    from recbole_outfit.data.prepare import ensure_atomic_dataset
+    from recbole_outfit.trainer.stages import fingerprint
+
+    ensure_atomic_dataset(config)  # the fingerprint reads the converted dataset's manifest
+    evaluation = json.dumps({k: str(config[k]) for k in EVALUATION_KEYS if k in config}, sort_keys=True)
+    key = hashlib.sha1(f"{fingerprint(config)}|{evaluation}".encode("utf-8")).hexdigest()[:12]
+    return os.path.join(config["checkpoint_dir"], "compare", config["dataset"],
+                        f"{config['model']}-seed{config['seed']}-{key}.json")
+
+
 def run_model(spec, dataset, seed, config_file_list, config_dict):
+    """The result of ``spec`` on ``dataset`` with ``seed``: a finished run's when there is one, else a new run."""
     from recbole_outfit.quick_start import run_recbole_outfit
+    from recbole_outfit.report import write_json_atomic
 
     model, own = parse_model_spec(spec)
     settings = {**(config_dict or {}), **own, "seed": seed}
-    if model == "Teacher" and not own:
+    if model == "Teacher" and not own:  # the stage teacher: already kept and reused by the teacher stage
         config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings)
         return teacher_row(config)
-    return run_recbole_outfit(model, dataset, config_file_list=config_file_list, config_dict=settings)
+    path = finished_run_path(Config(model, dataset, config_file_list=config_file_list, config_dict=settings))
+    if os.path.isfile(path):
+        getLogger().info(f"[compare] {spec}, seed {seed}: reusing the finished run {path}")
+        with open(path, "r", encoding="utf-8") as f:
+            return json.load(f)
+    result = run_recbole_outfit(model, dataset, config_file_list=config_file_list, config_dict=settings)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_json_atomic(path, result)
+    return result
 
 
 def _mean_std(values):

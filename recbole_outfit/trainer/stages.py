@@ -40,6 +40,7 @@ RUN_ONLY_KEYS = {
     "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
     "test_hard", "benchmark_filename", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau",
+    "seeds", "results_dir",
 }
 
 
