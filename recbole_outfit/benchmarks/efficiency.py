@@ -143,7 +143,7 @@ def scoring_benchmark(dataset_name, sizes, repeats, baseline_repeats, overrides,
                         f"({results[mode][3]} rows timed), peak memory {results[mode][2] / 2**30:.2f} GiB")
         rows.append((size, results))
         del model
-    return rows, params, len(test_loader._dataset)
+    return rows, params, (len(test_loader._dataset), dataset.user_num - 1)  # rows, users (token 0 is padding)
 
 
 def _untrained_teacher(config, dataset, folder):
@@ -228,7 +228,7 @@ def machine():
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
-def report(scoring, params, test_rows, training, args):
+def report(scoring, params, counts, training, args):
     lines = [f"# Efficiency on {args.dataset}", "",
              f"{machine()}, {time.strftime('%Y-%m-%d')}, torch {torch.__version__}. Produced by", "",
              "```bash", "python -m recbole_outfit.benchmarks.efficiency " + " ".join(args.argv), "```", ""]
@@ -244,8 +244,9 @@ def report(scoring, params, test_rows, training, args):
             table.append([("Teacher (large)" if size == "large" else size), f"{params[size] / 1e6:.2f}M",
                           f"{PAPER_PARAMS_630[size]:.2f}M", share, cell(cached), cell(per_row), ratio,
                           memory(cached), memory(per_row)])
-        lines += [f"## Scoring every user's test candidates ({test_rows:,} labeled rows)", "",
-                  format_table(["model", "params", "paper (630)", "of teacher", "cached (s)", "per-row (s)",
+        test_rows, users = counts
+        lines += [f"## Scoring every user's test candidates ({test_rows:,} labeled rows, {users:,} users)", "",
+                  format_table(["model", f"params ({users:,} users)", "paper (630 users)", "of teacher", "cached (s)", "per-row (s)",
                                 "speed-up", "peak mem cached (GiB)", "peak mem per-row (GiB)"], table), "",
                   "Peak memory is GPU memory on a GPU, else the process's resident set size (which includes the "
                   "memory-mapped image store and the loaded dataset).", ""]
@@ -283,10 +284,10 @@ def main(argv=None):
         key, _, value = item.lstrip("-").partition("=")
         overrides[key] = value
     sizes = [s for s in args.sizes.split(",") if s]
-    scoring, params, test_rows = scoring_benchmark(args.dataset, sizes, args.repeats, args.baseline_repeats,
-                                                   overrides, args.baseline_fraction) if sizes else ([], {}, 0)
+    scoring, params, counts = scoring_benchmark(args.dataset, sizes, args.repeats, args.baseline_repeats,
+                                                overrides, args.baseline_fraction) if sizes else ([], {}, (0, 0))
     training = training_benchmark(args.train_dataset, args.steps, overrides) if args.steps > 0 else []
-    text = report(scoring, params, test_rows, training, args)
+    text = report(scoring, params, counts, training, args)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"efficiency-{args.dataset}.md")
     tmp = f"{path}.tmp-{os.getpid()}"
