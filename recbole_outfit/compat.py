@@ -15,12 +15,17 @@ Applied once, on ``import recbole_outfit`` (see DESIGN.md section 2 for how each
   and ``np.bool8`` (numpy < 2). The plugin has its own quick start (as RecBole-GNN does).
 * **pandas 3** makes RecBole's ``df[field].fillna(..., inplace=True)`` a no-op under copy-on-write; the
   package pins ``pandas<3`` (pyproject) rather than patching RecBole's loader.
+* **one log file per run.** RecBole's ``init_logger`` installs its handlers with ``logging.basicConfig``, which
+  does nothing once the root logger has handlers, so every later run of a process (a comparison, a stage)
+  logged into the first run's file and left its own empty. :func:`init_run_logger` replaces the previous
+  run's handlers first.
 * **distributed on CPU.** RecBole hard-codes the ``nccl`` backend in ``Config._init_device``; see
   :func:`distributed_backend` (used by our Config).
 """
 
 import contextlib
 import functools
+import logging
 import os
 import warnings
 
@@ -86,6 +91,23 @@ def as_single_process(config, when=True):
         yield
     finally:
         config["single_spec"] = previous
+
+
+_RUN_LOG_HANDLERS = []  # the handlers RecBole's init_logger installed for the current run
+
+
+def init_run_logger(config):
+    """RecBole's ``init_logger`` for a new run of this process: its own ``log/<model>/...log`` file."""
+    from recbole.utils import init_logger
+
+    root = logging.getLogger()
+    for handler in _RUN_LOG_HANDLERS:
+        root.removeHandler(handler)
+        handler.close()
+    _RUN_LOG_HANDLERS.clear()
+    before = set(root.handlers)
+    init_logger(config)
+    _RUN_LOG_HANDLERS.extend(h for h in root.handlers if h not in before)
 
 
 def _trusting(method):

@@ -12,8 +12,9 @@ import os
 import time
 from logging import getLogger
 
-from recbole.utils import get_local_time, init_logger, init_seed, set_color
+from recbole.utils import get_local_time, init_seed, set_color
 
+from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.report import results_table, write_json_atomic
 from recbole_outfit.utils import create_dataset, data_preparation, get_trainer
@@ -31,7 +32,7 @@ def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_d
     """
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
     init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    init_run_logger(config)
     getLogger().info(config)
     return train_and_test(config, saved=saved)
 
@@ -116,7 +117,7 @@ def run_distributed(model, dataset, config_file_list=None, config_dict=None, sav
 
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
     init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    init_run_logger(config)
     create_dataset(config)  # converts or generates the data if needed
     prepare_stages(config)
     settings = {**(config_dict or {}), "world_size": nproc if world_size == -1 else world_size, "ip": ip,

@@ -116,3 +116,31 @@ def test_untrained_teacher_is_at_chance_on_default_synthetic630(workspace, run_d
     model = get_model("Teacher")(config, dataset)
     result = OutfitTrainer(config, model).evaluate(tests["test"], load_best_model=False)
     assert abs(result["user_auc"] - 0.5) <= 0.05
+
+
+def test_each_run_of_a_process_logs_into_its_own_file(workspace, run_dir):
+    import logging
+
+    from recbole_outfit.compat import _RUN_LOG_HANDLERS, init_run_logger
+
+    root = logging.getLogger()
+    outside = root.handlers[:]  # pytest's capture handlers: a plain process has none
+    for handler in outside:
+        root.removeHandler(handler)
+    try:
+        for model in ("NPair", "OutfitBPR"):
+            init_run_logger(Config(model, "synthetic630", config_dict=tiny_config(workspace, run_dir),
+                                   command_line=False))
+            logging.getLogger().warning(f"message of the {model} run")
+    finally:
+        _RUN_LOG_HANDLERS.clear()
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in outside:
+            root.addHandler(handler)
+    for model, other in (("NPair", "OutfitBPR"), ("OutfitBPR", "NPair")):
+        files = os.listdir(run_dir / "log" / model)
+        assert len(files) == 1
+        text = open(run_dir / "log" / model / files[0]).read()
+        assert f"message of the {model} run" in text and f"message of the {other} run" not in text

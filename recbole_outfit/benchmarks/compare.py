@@ -26,8 +26,8 @@ from logging import getLogger
 
 import numpy as np
 import torch
-from recbole.utils import init_logger
 
+from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.report import format_table
 
@@ -200,7 +200,7 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
         get_model(parse_model_spec(spec)[0])  # unknown names fail before anything runs
     base = Config(model=parse_model_spec(models[0])[0], dataset=dataset, config_file_list=config_file_list,
                   config_dict=config_dict)
-    init_logger(base)
+    init_run_logger(base)
     seed_list = [base["seed"] + i for i in range(seeds)]
     results = {model: [] for model in models}
     for seed in seed_list:
