@@ -86,6 +86,36 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
     return result
 
 
+SHOWN_SETTINGS = ("backbone", "epochs", "train_batch_size", "learner", "learning_rate", "train_neg_sample_num",
+                  "negative_pool", "tau", "fnd_alpha", "cl_weight", "cl_augmentations", "valid_split",
+                  "train_neg_hard_ratio", "test_hard")
+DISTILLATION_SETTINGS = ("fnd_alpha", "cl_weight", "cl_augmentations")  # meaningful for FND / FNDCL rows only
+
+
+def model_settings(models, dataset, config_file_list, config_dict):
+    """{key: {"all": value}} for a setting every row shares, else {key: {model spec: value}}: each row's own
+    yaml (a Teacher row is trained by the teacher stage from ``Teacher.yaml``, the students from theirs)."""
+    from recbole_outfit.model.fndcl import FNDCL
+    from recbole_outfit.utils import get_model
+
+    values = {}
+    for spec in models:
+        name, own = parse_model_spec(spec)
+        config = Config(name, dataset, config_file_list=config_file_list, config_dict={**(config_dict or {}), **own})
+        distils = issubclass(get_model(name), FNDCL)
+        values[spec] = {k: config[k] for k in SHOWN_SETTINGS
+                        if k in config and (distils or k not in DISTILLATION_SETTINGS)}
+    settings = {}
+    for key in SHOWN_SETTINGS:
+        per_model = {spec: row[key] for spec, row in values.items() if key in row}
+        if not per_model:
+            continue
+        distinct = {str(v) for v in per_model.values()}
+        settings[key] = {"all": next(iter(per_model.values()))} if len(distinct) == 1 and len(per_model) == len(
+            models) else per_model
+    return settings
+
+
 def _mean_std(values):
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std())
@@ -165,7 +195,9 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
         counts.get("users", ""), counts.get("outfits", ""), counts.get("garments", ""),
         counts.get("rows", {}).get("train", ""), counts.get("rows", {}).get("valid_student", ""),
         counts.get("rows", {}).get("test", "")]])
-    shown = "\n".join(f"- `{k}`: `{v}`" for k, v in settings.items())
+    shown = "\n".join(f"- `{k}`: " + (f"`{by_model['all']}`" if "all" in by_model else
+                                      ", ".join(f"{spec} `{v}`" for spec, v in by_model.items()))
+                       for k, by_model in settings.items())
     markdown = (
         f"# {dataset}\n\nTest `user_auc` (AUC) and `user_ndcg` (NDCG, FHN's definition) x 100, mean ± std over "
         f"seeds; best in bold; `(hard)`: the test set whose negatives are other users' positives. Produced by"
@@ -208,9 +240,8 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
             getLogger().info(f"[compare] {model} on {dataset}, seed {seed}")
             results[model].append(run_model(model, dataset, seed, config_file_list, config_dict))
     summary = summarize(results)
-    settings = {k: base[k] for k in ("epochs", "train_batch_size", "learner", "learning_rate", "train_neg_sample_num",
-                                     "negative_pool", "tau", "train_neg_hard_ratio", "test_hard") if k in base}
-    settings["seeds"] = seed_list
+    settings = model_settings(models, dataset, config_file_list, config_dict)
+    settings["seeds"] = {"all": seed_list}
     command = command or f"python run_recbole_outfit.py --model={','.join(models)} --dataset={dataset} --seeds={seeds}"
     markdown = write_tables(summary, dataset, command, settings,
                             read_manifest(base["data_path"], dataset), out_dir)
