@@ -17,7 +17,7 @@ from recbole.utils import get_local_time, init_seed, set_color
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.report import results_table, write_json_atomic
-from recbole_outfit.utils import create_dataset, data_preparation, get_trainer
+from recbole_outfit.utils import create_dataset, data_preparation, get_trainer, is_outfit_model
 
 
 def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True):
@@ -97,8 +97,11 @@ def report(config, trainer, test_results, best_valid_score, best_valid_result, c
     for name, values in test_results.items():
         if name != "test":
             result[f"{name}_result"] = dict(values)
-    if config["cold_dataset"]:
+    if config["cold_dataset"] and is_outfit_model(type(trainer.model)):
         result["cold_start"] = cold_start(config, trainer.model)
+    elif config["cold_dataset"]:
+        logger.warning(f"Cold start on {config['cold_dataset']} skipped for {config['model']}: it scores outfits by "
+                       f"id, and every outfit of a cold dataset is new (cold start needs a visual outfit model)")
     if config["local_rank"]:  # distributed run: the first process reports
         return result
     path = config["results_json"] or os.path.join(
