@@ -66,7 +66,7 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
     assert "| Teacher" in markdown and "**" in markdown and "## Dataset" in markdown
     # settings name each row's own values where rows differ, and distillation keys only for distilling rows
     assert "- `backbone`: Teacher `large`, NPair `XS`, FND `XS`" in markdown
-    assert "- `cl_weight`: FND `0.0`" in markdown
+    assert "- `cl_weight`: `0.0` (not used by Teacher, NPair)" in markdown
     rows = list(csv.DictReader(open(run_dir / "results" / "synthetic630.csv")))
     assert [r["model"] for r in rows] == ["Teacher", "NPair", "FND"]
     assert all(0 <= float(r["user_auc_mean"]) <= 100 for r in rows)

@@ -93,7 +93,8 @@ DISTILLATION_SETTINGS = ("fnd_alpha", "cl_weight", "cl_augmentations")  # meanin
 
 
 def model_settings(models, dataset, config_file_list, config_dict):
-    """{key: {"all": value}} for a setting every row shares, else {key: {model spec: value}}: each row's own
+    """{key: {"all": value, "absent": [specs without the key]}} for a setting the rows share, else
+    {key: {model spec: value}}: each row's own
     yaml (a Teacher row is trained by the teacher stage from ``Teacher.yaml``, the students from theirs)."""
     from recbole_outfit.model.fndcl import FNDCL
     from recbole_outfit.utils import get_model
@@ -110,9 +111,11 @@ def model_settings(models, dataset, config_file_list, config_dict):
         per_model = {spec: row[key] for spec, row in values.items() if key in row}
         if not per_model:
             continue
-        distinct = {str(v) for v in per_model.values()}
-        settings[key] = {"all": next(iter(per_model.values()))} if len(distinct) == 1 and len(per_model) == len(
-            models) else per_model
+        if len({str(v) for v in per_model.values()}) == 1:  # one value, maybe not every row has the key
+            settings[key] = {"all": next(iter(per_model.values())),
+                             "absent": [spec for spec in models if spec not in per_model]}
+        else:
+            settings[key] = per_model
     return settings
 
 
@@ -195,9 +198,13 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
         counts.get("users", ""), counts.get("outfits", ""), counts.get("garments", ""),
         counts.get("rows", {}).get("train", ""), counts.get("rows", {}).get("valid_student", ""),
         counts.get("rows", {}).get("test", "")]])
-    shown = "\n".join(f"- `{k}`: " + (f"`{by_model['all']}`" if "all" in by_model else
-                                      ", ".join(f"{spec} `{v}`" for spec, v in by_model.items()))
-                       for k, by_model in settings.items())
+    def setting(by_model):
+        if "all" not in by_model:
+            return ", ".join(f"{spec} `{v}`" for spec, v in by_model.items())
+        absent = by_model.get("absent")
+        return f"`{by_model['all']}`" + (f" (not used by {', '.join(absent)})" if absent else "")
+
+    shown = "\n".join(f"- `{k}`: {setting(by_model)}" for k, by_model in settings.items())
     markdown = (
         f"# {dataset}\n\nTest `user_auc` (AUC) and `user_ndcg` (NDCG, FHN's definition) x 100, mean ± std over "
         f"seeds; best in bold; `(hard)`: the test set whose negatives are other users' positives. Produced by"
