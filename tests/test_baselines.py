@@ -78,17 +78,22 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
 def test_comparison_resumes_from_finished_runs(workspace, run_dir, monkeypatch):
     import recbole_outfit.quick_start as quick_start
 
-    config = tiny_config(workspace, run_dir)
+    config = tiny_config(workspace, run_dir, cold_dataset="synthetic53", cold_repeats=1)
     first = compare(["NPair"], "synthetic630", seeds=1, config_dict=config, out_dir=str(run_dir / "results"))
     kept = os.listdir(run_dir / "saved" / "compare" / "synthetic630")
     assert len(kept) == 1 and kept[0].startswith("NPair-seed")
+    # a table may mix new and reused runs: the second seed runs anew beside the reused first
+    mixed = compare(["NPair"], "synthetic630", seeds=2, config_dict=config, out_dir=str(run_dir / "results"))
+    assert mixed["NPair"]["runs"] == 2 and set(mixed["NPair"]["cold"]["wavg"]) == {"1", "5"}
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(quick_start, "run_recbole_outfit", no_training)
-    again = compare(["NPair"], "synthetic630", seeds=1, config_dict=config, out_dir=str(run_dir / "results"))
-    assert again["NPair"]["user_auc"] == first["NPair"]["user_auc"]
+    again = compare(["NPair"], "synthetic630", seeds=2, config_dict=config, out_dir=str(run_dir / "results"))
+    assert again["NPair"]["user_auc"] == mixed["NPair"]["user_auc"] and again["NPair"]["cold"] == mixed["NPair"]["cold"]
+    assert compare(["NPair"], "synthetic630", seeds=1, config_dict=config,
+                   out_dir=str(run_dir / "results"))["NPair"]["user_auc"] == first["NPair"]["user_auc"]
     # a setting that changes what the model learns, or the evaluation, is a different run
     for change in ({"learning_rate": 0.5}, {"test_hard": True}):
         with pytest.raises(AssertionError, match="trained again"):

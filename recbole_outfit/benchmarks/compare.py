@@ -78,12 +78,11 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
     path = finished_run_path(Config(model, dataset, config_file_list=config_file_list, config_dict=settings))
     if os.path.isfile(path):
         getLogger().info(f"[compare] {spec}, seed {seed}: reusing the finished run {path}")
-        with open(path, "r", encoding="utf-8") as f:
-            return json.load(f)
-    result = run_recbole_outfit(model, dataset, config_file_list=config_file_list, config_dict=settings)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_json_atomic(path, result)
-    return result
+    else:
+        write_json_atomic(path, run_recbole_outfit(model, dataset, config_file_list=config_file_list,
+                                                   config_dict=settings))
+    with open(path, "r", encoding="utf-8") as f:  # one form for new and reused runs (JSON keys are strings)
+        return json.load(f)
 
 
 SHOWN_SETTINGS = ("backbone", "epochs", "train_batch_size", "learner", "learning_rate", "train_neg_sample_num",
