@@ -122,8 +122,11 @@ def test_staged_pipeline_trains_then_reuses_every_stage(workspace, run_dir, capl
     caplog.clear()
     second = run_recbole_outfit("FNDCL", "synthetic630", config_dict=config)
     assert "Stage teacher: reusing" in caplog.text and "Stage neighbours: reusing" in caplog.text
-    # reused stages give the same student (up to float noise of CPU kernels in another process state)
-    assert second["test_result"] == pytest.approx(first["test_result"], abs=1e-3)
+    assert second["config"]["teacher_checkpoint"] == teacher
+    assert second["config"]["neighbour_table"] == first["config"]["neighbour_table"]
+    # reused stages give the same student, up to float noise of CPU kernels in another process state: on this
+    # tiny test set one near-tie flipped by that noise moves NDCG by ~2e-3 (seen on a loaded machine)
+    assert second["test_result"] == pytest.approx(first["test_result"], abs=1e-2)
 
     # the student checkpoint holds no teacher weights
     from recbole_outfit.compat import load_checkpoint
