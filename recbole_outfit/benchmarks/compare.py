@@ -32,9 +32,8 @@ from recbole_outfit.config import Config
 from recbole_outfit.report import format_table
 
 METRICS = ("user_auc", "user_ndcg")
-
-
-EVALUATION_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
+# settings that change a run's reported results but not what it learns (so not in the stage fingerprint)
+RESULT_SETTINGS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
 
 
 def teacher_row(config):
@@ -59,7 +58,7 @@ def finished_run_path(config):
     from recbole_outfit.trainer.stages import fingerprint
 
     ensure_atomic_dataset(config)  # the fingerprint reads the converted dataset's manifest
-    evaluation = json.dumps({k: str(config[k]) for k in EVALUATION_KEYS if k in config}, sort_keys=True)
+    evaluation = json.dumps({k: str(config[k]) for k in RESULT_SETTINGS if k in config}, sort_keys=True)
     key = hashlib.sha1(f"{fingerprint(config)}|{evaluation}".encode("utf-8")).hexdigest()[:12]
     return os.path.join(config["checkpoint_dir"], "compare", config["dataset"],
                         f"{config['model']}-seed{config['seed']}-{key}.json")
@@ -92,9 +91,9 @@ DISTILLATION_SETTINGS = ("fnd_alpha", "cl_weight", "cl_augmentations")  # meanin
 
 
 def model_settings(models, dataset, config_file_list, config_dict):
-    """{key: {"all": value, "absent": [specs without the key]}} for a setting the rows share, else
-    {key: {model spec: value}}: each row's own
-    yaml (a Teacher row is trained by the teacher stage from ``Teacher.yaml``, the students from theirs)."""
+    """Each row's settings from its own yaml (a Teacher row is the teacher stage's, from ``Teacher.yaml``):
+    ``{key: {"all": value, "absent": [specs without the key]}}`` for a value the rows share, else
+    ``{key: {model spec: value}}``."""
     from recbole_outfit.model.fndcl import FNDCL
     from recbole_outfit.utils import get_model
 
@@ -186,6 +185,14 @@ def _cold_table(summary):
             f"warm user. Mean ± std over seeds of the mean over draws.\n\n{table}")
 
 
+def _setting_text(by_model):
+    """One line of the Settings list (see :func:`model_settings` for ``by_model``)."""
+    if "all" not in by_model:
+        return ", ".join(f"{spec} `{v}`" for spec, v in by_model.items())
+    absent = by_model.get("absent")
+    return f"`{by_model['all']}`" + (f" (not used by {', '.join(absent)})" if absent else "")
+
+
 def write_tables(summary, dataset, command, settings, manifest, out_dir="results"):
     """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown."""
     columns = [(m, h) for m, h in zip(METRICS, ("AUC", "NDCG"))]
@@ -197,13 +204,7 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
         counts.get("users", ""), counts.get("outfits", ""), counts.get("garments", ""),
         counts.get("rows", {}).get("train", ""), counts.get("rows", {}).get("valid_student", ""),
         counts.get("rows", {}).get("test", "")]])
-    def setting(by_model):
-        if "all" not in by_model:
-            return ", ".join(f"{spec} `{v}`" for spec, v in by_model.items())
-        absent = by_model.get("absent")
-        return f"`{by_model['all']}`" + (f" (not used by {', '.join(absent)})" if absent else "")
-
-    shown = "\n".join(f"- `{k}`: {setting(by_model)}" for k, by_model in settings.items())
+    shown = "\n".join(f"- `{k}`: {_setting_text(by_model)}" for k, by_model in settings.items())
     markdown = (
         f"# {dataset}\n\nTest `user_auc` (AUC) and `user_ndcg` (NDCG, FHN's definition) x 100, mean ± std over "
         f"seeds; best in bold; `(hard)`: the test set whose negatives are other users' positives. Produced by"
