@@ -17,6 +17,7 @@ from recbole.utils import get_local_time, init_seed, set_color
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.report import results_table, write_json_atomic
+from recbole_outfit.trainer.stages import RESULT_ONLY_KEYS
 from recbole_outfit.utils import create_dataset, data_preparation, get_trainer, is_outfit_model
 
 
@@ -99,7 +100,7 @@ def report(config, trainer, test_results, best_valid_score, best_valid_result, c
             result[f"{name}_result"] = dict(values)
     if config["cold_dataset"] and is_outfit_model(type(trainer.model)):
         result["cold_start"] = cold_start(config, trainer.model)
-    elif config["cold_dataset"]:
+    elif config["cold_dataset"]:  # RecBole's ID models
         logger.warning(f"Cold start on {config['cold_dataset']} skipped for {config['model']}: it scores outfits by "
                        f"id, and every outfit of a cold dataset is new (cold start needs a visual outfit model)")
     if config["local_rank"]:  # distributed run: the first process reports
@@ -155,9 +156,9 @@ def cold_start(config, model):
 
 
 # keys a checkpoint evaluation takes from the current run rather than from the saved configuration
-EVALUATION_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau",
-                   "eval_batch_size", "garment_batch_size", "image_store_place", "show_progress", "state",
-                   "results_json", "gpu_id", "use_gpu", "device", "checkpoint", "seed")
+EVALUATION_KEYS = RESULT_ONLY_KEYS + (
+    "eval_batch_size", "garment_batch_size", "image_store_place", "show_progress", "state", "results_json",
+    "gpu_id", "use_gpu", "device", "checkpoint", "seed")
 
 
 def evaluate_checkpoint(config):

@@ -32,8 +32,6 @@ from recbole_outfit.config import Config
 from recbole_outfit.report import format_table
 
 METRICS = ("user_auc", "user_ndcg")
-# settings that change a run's reported results but not what it learns (so not in the stage fingerprint)
-RESULT_SETTINGS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
 
 
 def teacher_row(config):
@@ -55,10 +53,10 @@ def parse_model_spec(spec):
 def finished_run_path(config):
     """Where the result of the run ``config`` describes is kept once finished (see the module docstring)."""
     from recbole_outfit.data.prepare import ensure_atomic_dataset
-    from recbole_outfit.trainer.stages import fingerprint
+    from recbole_outfit.trainer.stages import RESULT_ONLY_KEYS, fingerprint
 
     ensure_atomic_dataset(config)  # the fingerprint reads the converted dataset's manifest
-    evaluation = json.dumps({k: str(config[k]) for k in RESULT_SETTINGS if k in config}, sort_keys=True)
+    evaluation = json.dumps({k: str(config[k]) for k in RESULT_ONLY_KEYS if k in config}, sort_keys=True)
     key = hashlib.sha1(f"{fingerprint(config)}|{evaluation}".encode("utf-8")).hexdigest()[:12]
     return os.path.join(config["checkpoint_dir"], "compare", config["dataset"],
                         f"{config['model']}-seed{config['seed']}-{key}.json")

@@ -33,14 +33,15 @@ SHARED_KEYS = (
     "synthetic_image_px", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
     "garment_batch_size", "train_neg_hard_ratio", "test_hard",
 )
+# keys that change what a run reports (which test sets, the cold-start evaluation) but not what it learns
+RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
 # keys that do not change what a stage learns (left out of its fingerprint)
-RUN_ONLY_KEYS = {
+RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
     "show_progress", "state", "checkpoint_dir", "results_json", "gpu_id", "use_gpu", "device", "worker",
     "eval_batch_size", "garment_batch_size", "image_store_place", "convert_workers", "log_wandb",
     "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
-    "test_hard", "benchmark_filename", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau",
-    "seeds", "results_dir",
+    "benchmark_filename", "seeds", "results_dir",
 }
 
 
