@@ -12,8 +12,10 @@ Output folder ``<out>/<dataset>/``:
   (positives + ``tuples_test_nega``) and ``test_hard`` (positives + ``tuples_test_nega_hard``)
 * ``<ds>.images.npy`` uint8 ``[G, 3, S, S]`` in ``.garment`` row order, and ``<ds>.manifest.json``.
 
-The folder is written to a temporary sibling and renamed into place; a rerun whose inputs and options match
-the manifest does nothing.
+The folder is written to a temporary sibling ``<out>/.<dataset>.tmp-<pid>/`` and renamed into place; a rerun
+whose inputs and options match the manifest does nothing. Before any tuple is read the output folder must be
+writable; before any image is decoded the free disk space must hold the image store. Temporary folders left
+by converters that were killed are removed by the next run (only those whose process no longer runs).
 """
 
 import argparse
@@ -28,14 +30,19 @@ from logging import getLogger
 
 import numpy as np
 
+from recbole_outfit.atomic import atomic_write, publish_folder, remove_stale_temp
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import build_image_store, find_image_source
-from recbole_outfit.errors import DataFormatError, MissingImagesError, OutfitError
+from recbole_outfit.errors import ConfigError, DataFormatError, MissingImagesError, OutfitError
 
 CONVERTER_VERSION = 1
 DEFAULT_IMAGE_SIZE = 224
 DEFAULT_SPLIT_SEED = 2020
 INTER_SPLITS = ("train", "valid_teacher", "valid_student", "test", "test_hard")
+# free space kept on top of the estimated output (file system metadata, logs, other writers)
+DISK_MARGIN_BYTES = 64 * 2**20
+# bytes per row of a .inter / .item / .garment line, generous (ids of Polyvore-U are at most 6 digits)
+TEXT_BYTES_PER_ROW = 40
 
 
 def raw_folder_for(dataset):
@@ -68,8 +75,12 @@ def read_manifest(folder, dataset):
     path = atomic_paths(folder, dataset)["manifest"]
     if not os.path.isfile(path):
         return None
-    with open(path, "r", encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:  # unreadable or cut short: the folder counts as not converted
+        getLogger().warning(f"Ignoring the unreadable manifest {path} ({error}); the dataset is converted again")
+        return None
 
 
 def is_complete(folder, dataset):
@@ -295,15 +306,57 @@ def _synthetic_notes(root, folder_name):
         return json.load(f).get("folders", {}).get(folder_name)
 
 
-def _replace_folder(tmp_dir, final_dir):
-    """Move ``tmp_dir`` to ``final_dir`` (replacing an older one) with renames only."""
-    old = None
-    if os.path.exists(final_dir):
-        old = f"{final_dir}.old-{os.getpid()}"
-        os.rename(final_dir, old)
-    os.rename(tmp_dir, final_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+def stale_pattern(dataset):
+    """Names of the converter's temporary folders in ``<out>``: ``.<dataset>.tmp-<pid>``, ``.<dataset>.old-<pid>``
+    (and ``<dataset>.old-<pid>`` of earlier versions); group ``pid`` is the process that made it."""
+    return rf"\.?{re.escape(dataset)}\.(?:tmp|old)-(?P<pid>\d+)"
+
+
+def _make_temp_folder(out, dataset):
+    """Create ``<out>/.<dataset>.tmp-<pid>/``; an output folder that cannot be written is a ConfigError."""
+    tmp_dir = os.path.join(out, f".{dataset}.tmp-{os.getpid()}")
+    try:
+        os.makedirs(out, exist_ok=True)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        os.makedirs(tmp_dir)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(
+            f"cannot write the converted dataset into the output folder {os.path.abspath(out)} ({reason})",
+            where=out,
+            fix="pass a folder you can write to with --out (for a training run: data_path), "
+                "or change the folder's permissions",
+        ) from None
+    return tmp_dir
+
+
+def _byte_count(n):
+    return f"{n:,} bytes ({n / 2**30:.2f} GiB)"
+
+
+def _check_free_space(folder, needed, what, image_size):
+    """Refuse to start writing ``needed`` bytes into ``folder`` when its file system has less free."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise ConfigError(
+            f"not enough free disk space for {what}: it needs {_byte_count(needed)}, "
+            f"the file system of {os.path.abspath(folder)} has {_byte_count(free)} free",
+            where=folder,
+            fix=f"free some space, store smaller images with --image_size (now {image_size}; the store grows with "
+                f"its square: half the size needs a quarter of the space; for a training run: image_size), "
+                f"or convert onto another disk with --out (for a training run: data_path)",
+        )
+
+
+def store_bytes(n_images, image_size):
+    """Size of an image store ``[n, 3, S, S]`` uint8 (plus the ``.npy`` header)."""
+    return int(n_images) * 3 * int(image_size) ** 2 + 128
+
+
+def estimate_output_bytes(n_images, image_size, rows, n_outfits):
+    """Bytes the converted folder will take: the image store, the text files, and ``DISK_MARGIN_BYTES``."""
+    n_rows = sum(len(r[0]) for r in rows.values()) + int(n_outfits) + int(n_images)
+    return store_bytes(n_images, image_size) + n_rows * TEXT_BYTES_PER_ROW + DISK_MARGIN_BYTES
 
 
 def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, force=False, skip_missing=False,
@@ -312,27 +365,31 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
     logger = getLogger()
     started = time.time()
     folder_name = folder or raw_folder_for(dataset)
+    if int(image_size) < 1:
+        raise ConfigError(f"image size must be a positive number of pixels, got {image_size}", where="--image_size",
+                          fix=f"pass --image_size N with N >= 1 (the default is {DEFAULT_IMAGE_SIZE})")
     final_dir = os.path.join(out, dataset)
     RawFolder.locate(src, folder_name)
     source = find_image_source(src)
     options = {"dataset": dataset, "image_size": int(image_size), "skip_missing": bool(skip_missing),
                "split_seed": int(split_seed), "ratio": polyvore.NEGATIVE_RATIO}
     signature = _signature(src, folder_name, source, options)
+    remove_stale_temp(out, stale_pattern(dataset))  # leftovers of converters that were killed
     manifest = read_manifest(final_dir, dataset)
     if (not force and signature is not None and manifest is not None and manifest.get("signature") == signature
             and is_complete(final_dir, dataset)):
         logger.info(f"{final_dir} is up to date with {os.path.join(src, folder_name)}; nothing to do "
                     f"(use --force to rebuild)")
         return final_dir
-    raw = RawFolder(src, folder_name)
-    builder = AtomicBuilder(raw, split_seed)
-    rows = builder.split_rows()
-    garments = builder.garments_used()
-    os.makedirs(out, exist_ok=True)
-    tmp_dir = os.path.join(out, f".{dataset}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    os.makedirs(tmp_dir)
+    tmp_dir = _make_temp_folder(out, dataset)  # before reading: an unwritable --out fails at once
     try:
+        raw = RawFolder(src, folder_name)
+        builder = AtomicBuilder(raw, split_seed)
+        rows = builder.split_rows()
+        garments = builder.garments_used()
+        _check_free_space(tmp_dir, estimate_output_bytes(len(garments), image_size, rows, len(builder.outfit_items)),
+                          f"{len(garments):,} images of {image_size}x{image_size}x3 bytes and the text files",
+                          image_size)
         paths = atomic_paths(tmp_dir, dataset)
         names = [raw.garment_names[g] for g in garments]
         failures, image_stats = build_image_store(names, source, image_size, paths["images"], workers=workers,
@@ -357,6 +414,8 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
             rows, dropped = _drop_outfits(rows, bad_outfits)
             keep_garments = builder.garments_used(~needs_failed)
             keep_rows = np.searchsorted(garments, keep_garments)
+            _check_free_space(tmp_dir, store_bytes(len(keep_rows), image_size),
+                              f"the image store without the {len(failures)} missing images (it is copied)", image_size)
             _compact_store(paths["images"], keep_rows)
             garments = keep_garments
             logger.warning(f"--skip_missing: {len(failures)} images missing or undecodable; dropped "
@@ -383,9 +442,14 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
                            "outfits_per_second": round(n_outfits / max(seconds, 1e-9), 1)},
             "synthetic": _synthetic_notes(src, folder_name),
         }
-        with open(paths["manifest"], "w", encoding="utf-8") as f:
+        with atomic_write(paths["manifest"]) as f:
             json.dump(manifest, f, indent=1)
-        _replace_folder(tmp_dir, final_dir)
+
+        def same_output(folder):  # another converter of the same inputs published first: its folder is as good
+            done = read_manifest(folder, dataset)
+            return done is not None and done.get("signature") == signature and is_complete(folder, dataset)
+
+        publish_folder(tmp_dir, final_dir, same_output)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise

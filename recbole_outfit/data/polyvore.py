@@ -71,7 +71,9 @@ def _read_lines(path):
         raise DataFormatError(
             "required file is missing", where=path, fix=HINT
         )
-    with open(path, "r", encoding="utf-8", newline="") as f:
+    # utf-8-sig: a byte-order mark at the start (written by some Windows editors) is dropped, not read as part
+    # of the first image name or of the header
+    with open(path, "r", encoding="utf-8-sig", newline="") as f:
         text = f.read()
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -87,6 +89,9 @@ def read_image_list(path):
         if not name.strip():
             raise DataFormatError("empty line in an image list", where=location(path, i + 1),
                                   fix="each line must hold one JPEG file name; remove the empty line")
+        if "\ufeff" in name:
+            raise DataFormatError(f"image name {name!r} contains a byte-order mark (U+FEFF)", where=location(path, i + 1),
+                                  fix="files were joined with a byte-order mark in the middle; remove it from the line")
         if any(c.isspace() for c in name):
             raise DataFormatError(f"image name {name!r} contains whitespace", where=location(path, i + 1),
                                   fix="garment ids are built from file names and may not contain spaces or tabs")

@@ -9,9 +9,11 @@
 
 import json
 import os
+import re
 import shutil
 from logging import getLogger
 
+from recbole_outfit.atomic import publish_folder, remove_stale_temp
 from recbole_outfit.data import convert, synthetic
 from recbole_outfit.errors import ConfigError
 
@@ -29,29 +31,53 @@ def synthetic_options(config):
             "image_px": config["synthetic_image_px"]}
 
 
-def ensure_synthetic_root(root, options, folders=None, show_progress=True):
-    """Generate the synthetic Polyvore-U root (``folders``, default all four) unless ``root/synthetic.json``
-    records the same options and folders."""
-    folders = list(folders or synthetic.DEFAULT_SPECS)
+def synthetic_root_matches(root, options, folders):
+    """True when ``root/synthetic.json`` records this generator version, ``options`` and at least ``folders``
+    (``synthetic.json`` is written last, so a root that has it is complete)."""
     summary_path = os.path.join(root, "synthetic.json")
-    if os.path.isfile(summary_path):
+    if not os.path.isfile(summary_path):
+        return False
+    try:
         with open(summary_path, "r", encoding="utf-8") as f:
             summary = json.load(f)
-        same = (summary.get("generator_version") == synthetic.GENERATOR_VERSION
-                and all(summary.get(k) == v for k, v in options.items())
-                and set(folders) <= set(summary.get("folders", {})))
-        if same:
-            return root
+    except (OSError, ValueError):  # cut short: generate again
+        return False
+    return (summary.get("generator_version") == synthetic.GENERATOR_VERSION
+            and all(summary.get(k) == v for k, v in options.items())
+            and set(folders) <= set(summary.get("folders", {})))
+
+
+def ensure_synthetic_root(root, options, folders=None, show_progress=True):
+    """Generate the synthetic Polyvore-U root (``folders``, default all four) unless ``root/synthetic.json``
+    records the same options and folders.
+
+    The root is generated into ``<root>.tmp-<pid>`` and renamed into place. Temporary roots of generators
+    that no longer run (killed) are removed first; when another process publishes the same root at the same
+    time, its root is used.
+    """
+    folders = list(folders or synthetic.DEFAULT_SPECS)
+    parent = os.path.dirname(os.path.abspath(root))
+    name = os.path.basename(os.path.abspath(root))
+    remove_stale_temp(parent, rf"\.?{re.escape(name)}\.(?:tmp|old)-(?P<pid>\d+)")
+    if synthetic_root_matches(root, options, folders):
+        return root
     getLogger().info(f"Generating synthetic Polyvore-U into {root} ({options}, folders {folders})")
-    tmp = f"{root}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    synthetic.generate(tmp, folders=folders, show_progress=show_progress, **options)
-    old = f"{root}.old-{os.getpid()}"
-    if os.path.exists(root):
-        os.rename(root, old)
-    os.makedirs(os.path.dirname(os.path.abspath(root)), exist_ok=True)
-    os.rename(tmp, root)
-    shutil.rmtree(old, ignore_errors=True)
+    tmp = f"{os.path.abspath(root)}.tmp-{os.getpid()}"
+    try:
+        os.makedirs(parent, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write the synthetic Polyvore-U root into {parent} ({error.strerror or type(error).__name__})",
+            where="raw_path", fix="set raw_path to a folder you can write to, or change the folder's permissions",
+        ) from None
+    try:
+        synthetic.generate(tmp, folders=folders, show_progress=show_progress, **options)
+        publish_folder(tmp, root, lambda folder: synthetic_root_matches(folder, options, folders))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return root
 
 

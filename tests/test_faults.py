@@ -1,0 +1,339 @@
+"""Fault injection, one section per numbered item of "nothing wrong is accepted, nothing half-written is
+trusted": each test feeds the exact bad input (or kills a process at a chosen point, by a hook, not a timer)
+and checks the one-paragraph error with exit status 2, or the cleanup / recovery that follows."""
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from polyvore_fixture import make_root
+from recbole_outfit import atomic
+from recbole_outfit.data import convert as convert_module
+from recbole_outfit.data import polyvore
+from recbole_outfit.data.convert import atomic_paths, convert, is_complete, main as convert_main
+from recbole_outfit.data.prepare import ensure_synthetic_root
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATASET = "polyvore630"
+TINY = ["--image_size=8", "--workers=1"]
+TINY_GENERATOR = {"seed": 3, "scale": 0.1, "garment_scale": None, "difficulty": 0.5, "image_px": 32}
+
+
+def fixture_root(tmp_path):
+    root = str(tmp_path / "raw")
+    make_root(root)
+    return root
+
+
+def run_convert(capsys, *args):
+    """``python -m recbole_outfit.data.convert ARGS`` in this process: (exit status, stderr)."""
+    capsys.readouterr()
+    status = convert_main([*args, "--dataset", DATASET, *TINY])
+    return status, capsys.readouterr().err
+
+
+def assert_one_paragraph(status, stderr, *phrases):
+    """Exit status 2 and an ``error:`` paragraph (the last line of stderr, after any log lines) with ``phrases``."""
+    assert status == 2, stderr
+    assert "Traceback" not in stderr
+    error = stderr.strip().splitlines()[-1]
+    assert error.startswith("error: "), stderr
+    for phrase in phrases:
+        assert phrase in error, (phrase, error)
+
+
+def run_in_child(code, *args, cwd):
+    """Run ``code`` with ``args`` in a new Python process; return it after it ended (killed or not)."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def live_process():
+    """A process that runs for the whole test (its temporary folders must survive cleanup)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+def dead_pid():
+    """The id of a process that has ended (and was reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not atomic.pid_running(child.pid)
+    return child.pid
+
+
+# ============================================================================ 1-3. settings (checked in the pipeline)
+# (sections 1 to 3: misspelt keys, out-of-range values, options checked before any stage trains)
+
+
+# ============================================================================ 4. one paragraph and exit 2
+
+
+@pytest.fixture(params=["file in its place", "folder under a file", "read-only folder"])
+def unwritable_out(request, tmp_path):
+    """An output folder the converter cannot write into."""
+    if request.param == "file in its place":
+        out = tmp_path / "atomic"
+        out.write_text("not a folder")
+    elif request.param == "folder under a file":
+        (tmp_path / "blocker").write_text("a file")
+        out = tmp_path / "blocker" / "atomic"
+    else:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        out = tmp_path / "atomic"
+        out.mkdir()
+        out.chmod(0o500)
+    yield str(out)
+    if request.param == "read-only folder":
+        out.chmod(0o700)
+
+
+def test_unwritable_converter_output_is_refused_before_any_tuple_is_read(tmp_path, unwritable_out, capsys,
+                                                                        monkeypatch):
+    root = fixture_root(tmp_path)
+
+    def read_tuples(*args, **kwargs):
+        raise AssertionError("tuples were read before the output folder was checked")
+
+    monkeypatch.setattr(polyvore, "read_tuples", read_tuples)
+    status, message = run_convert(capsys, "--src", root, "--out", unwritable_out)
+    assert_one_paragraph(status, message, f"{unwritable_out}:", "cannot write the converted dataset",
+                         "output folder", "--out", "permissions")
+
+
+def test_unwritable_data_path_of_a_training_run_exits_2(tmp_path):
+    """The same through ``run_recbole_outfit.py``: the data folder is converted before training."""
+    root = fixture_root(tmp_path)
+    (tmp_path / "blocker").write_text("a file")
+    out = tmp_path / "blocker" / "atomic"
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, "run_recbole_outfit.py"), "--model=Pop", f"--dataset={DATASET}",
+         f"--raw_path={root}", f"--data_path={out}", "--image_size=8", "--convert_workers=1", "--show_progress=False",
+         "--state=WARNING", f"--checkpoint_dir={tmp_path / 'saved'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert_one_paragraph(done.returncode, done.stderr, str(out), "cannot write the converted dataset", "data_path")
+
+
+def test_not_enough_disk_for_the_image_store_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
+    root = fixture_root(tmp_path)
+    out = str(tmp_path / "atomic")
+    free = 10 * 2**20
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100 * free, 99 * free, free))
+
+    def decode(*args, **kwargs):
+        raise AssertionError("images were decoded before the free space was checked")
+
+    monkeypatch.setattr(convert_module, "build_image_store", decode)
+    status, message = run_convert(capsys, "--src", root, "--out", out)
+    assert_one_paragraph(status, message, "not enough free disk space", "images of 8x8x3 bytes", out,
+                         f"{free:,} bytes (0.01 GiB) free", "--image_size", "--out")
+    # the fixture's garments x 8 x 8 x 3 bytes, the text files and the margin
+    garments = int(message.split("space for ")[1].split(" images")[0])
+    needed = int(message.split("it needs ")[1].split(" bytes")[0].replace(",", ""))
+    assert 0 < garments <= 16
+    assert needed > convert_module.store_bytes(garments, 8) + convert_module.DISK_MARGIN_BYTES
+    assert os.listdir(out) == []  # nothing left behind
+
+    # with enough space the same command converts
+    monkeypatch.undo()
+    status, message = run_convert(capsys, "--src", root, "--out", out)
+    assert status == 0, message
+    assert is_complete(os.path.join(out, DATASET), DATASET)
+
+
+def test_disk_estimate_grows_with_the_square_of_the_image_size():
+    rows = {"train": ([0] * 10, None, None)}
+    small = convert_module.estimate_output_bytes(1000, 112, rows, 10)
+    large = convert_module.estimate_output_bytes(1000, 224, rows, 10)
+    assert large - small == 1000 * 3 * (224 ** 2 - 112 ** 2)
+
+
+# ============================================================================ 5. leftovers
+
+
+KILLED_CONVERTER = """
+    import os, signal, sys
+    from recbole_outfit.data import convert
+
+    def build_image_store(names, source, size, store_path, **kwargs):
+        with open(store_path, "wb") as f:
+            f.write(b"half an image store")
+        os.kill(os.getpid(), signal.SIGKILL)  # killed while decoding
+
+    convert.build_image_store = build_image_store
+    convert.convert(sys.argv[1], "polyvore630", out=sys.argv[2], image_size=8, workers=1, show_progress=False)
+"""
+
+
+def test_killed_converter_leftover_is_removed_by_the_next_run(tmp_path, live_process, caplog):
+    root = fixture_root(tmp_path)
+    out = tmp_path / "atomic"
+    child = run_in_child(KILLED_CONVERTER, root, out, cwd=tmp_path)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    leftovers = [name for name in os.listdir(out) if ".tmp-" in name]
+    assert len(leftovers) == 1 and leftovers[0].startswith(f".{DATASET}.tmp-"), leftovers
+    # a temporary folder of a process that still runs (a converter at work) is not touched
+    running = out / f".{DATASET}.tmp-{live_process}"
+    running.mkdir()
+    other_dataset = out / f".polyvore519.tmp-{dead_pid()}"  # another dataset's: cleaned when that one is converted
+    other_dataset.mkdir()
+
+    caplog.set_level("INFO")
+    final = convert(root, DATASET, out=str(out), image_size=8, workers=1, show_progress=False)
+    assert is_complete(final, DATASET)
+    assert sorted(os.listdir(out)) == sorted([DATASET, running.name, other_dataset.name])
+    removal = [r.getMessage() for r in caplog.records if "Removed" in r.getMessage()]
+    assert len(removal) == 1 and leftovers[0] in removal[0] and "no longer runs" in removal[0], removal
+
+
+KILLED_GENERATOR = """
+    import os, signal, sys
+    from recbole_outfit.data import prepare, synthetic
+
+    def generate(out, **kwargs):
+        os.makedirs(os.path.join(out, "tuples_32"), exist_ok=True)
+        with open(os.path.join(out, "tuples_32", "image_list_top"), "w") as f:
+            f.write("half a file")
+        os.kill(os.getpid(), signal.SIGKILL)  # killed while generating
+
+    synthetic.generate = generate
+    prepare.ensure_synthetic_root(sys.argv[1], {}, ["tuples_32"], show_progress=False)
+"""
+
+
+def test_killed_generator_leftover_is_removed_by_the_next_run(tmp_path, live_process, caplog):
+    root = tmp_path / "dataset_raw" / "synthetic"
+    child = run_in_child(KILLED_GENERATOR, root, cwd=tmp_path)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    (leftover,) = root.parent.iterdir()
+    assert leftover.name.startswith("synthetic.tmp-") and (leftover / "tuples_32").is_dir()
+    running = root.parent / f"synthetic.tmp-{live_process}"
+    running.mkdir()
+    unrelated = root.parent / f"other.tmp-{dead_pid()}"  # not this root's: left alone
+    unrelated.mkdir()
+
+    caplog.set_level("INFO")
+    ensure_synthetic_root(str(root), TINY_GENERATOR, ["tuples_32"], show_progress=False)
+    assert (root / "synthetic.json").is_file() and (root / "tuples_32" / "tuples_test_posi").is_file()
+    assert sorted(os.listdir(root.parent)) == sorted(["synthetic", running.name, unrelated.name])
+    assert any("Removed" in r.getMessage() and leftover.name in r.getMessage() for r in caplog.records)
+
+
+def test_converter_that_loses_the_publication_race_uses_the_winners_folder(tmp_path, monkeypatch, caplog):
+    """Forced interleaving: another converter of the same inputs publishes between our check and our rename."""
+    root = fixture_root(tmp_path)
+    winner = convert(root, DATASET, out=str(tmp_path / "winner"), image_size=8, workers=1, show_progress=False)
+    out = tmp_path / "atomic"
+    final = out / DATASET
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if os.fspath(dst) == str(final) and not final.exists():
+            shutil.copytree(winner, final)  # the other process wins here
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    caplog.set_level("INFO")
+    result = convert(root, DATASET, out=str(out), image_size=8, workers=1, show_progress=False)
+    monkeypatch.undo()
+    assert result == str(final) and is_complete(str(final), DATASET)
+    assert os.listdir(out) == [DATASET]  # our temporary folder is gone
+    with open(atomic_paths(winner, DATASET)["manifest"]) as a, open(atomic_paths(str(final), DATASET)["manifest"]) as b:
+        assert json.load(a) == json.load(b)  # the winner's folder, untouched
+    assert any("published by another process" in r.getMessage() for r in caplog.records)
+
+
+def test_publication_race_with_an_incomplete_winner_publishes_ours(tmp_path, monkeypatch):
+    """The other process's folder is not usable (not complete): ours replaces it."""
+    tmp, final = tmp_path / ".out.tmp-1", tmp_path / "out"
+    tmp.mkdir()
+    (tmp / "manifest").write_text("ours")
+    real_rename = os.rename
+    raced = []
+
+    def rename(src, dst):
+        if os.fspath(dst) == str(final) and not raced:
+            raced.append(True)
+            final.mkdir()
+            (final / "half").write_text("another process's half-written folder")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    assert atomic.publish_folder(str(tmp), str(final), lambda f: os.path.isfile(os.path.join(f, "manifest")), wait=0)
+    monkeypatch.undo()
+    assert os.listdir(final) == ["manifest"] and sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "results.json"
+    with atomic.atomic_write(path) as f:
+        f.write('{"auc": 0.5}')
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_write(path) as f:
+            f.write('{"auc": 0.')
+            raise RuntimeError("killed halfway")
+    assert path.read_text() == '{"auc": 0.5}' and os.listdir(tmp_path) == ["results.json"]
+    with atomic.atomic_write(path, "wb") as f:
+        f.write(b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01"
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~_umask())  # like open(): not a private temp file
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ============================================================================ 6. UTF-8 byte-order mark
+
+
+@pytest.mark.parametrize("file", ["image_list_top", "tuples_train_posi"])
+@pytest.mark.parametrize("skip_missing", [False, True])
+def test_byte_order_mark_is_not_part_of_the_first_name(tmp_path, capsys, file, skip_missing):
+    plain = fixture_root(tmp_path / "plain")
+    status, message = run_convert(capsys, "--src", plain, "--out", str(tmp_path / "plain_atomic"))
+    assert status == 0, message
+    root = fixture_root(tmp_path / "bom")
+    path = os.path.join(root, "tuples_630", file)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(b"\xef\xbb\xbf" + data)  # as Windows Notepad saves "UTF-8"
+    status, message = run_convert(capsys, "--src", root, "--out", str(tmp_path / "atomic"),
+                                  *(["--skip_missing"] if skip_missing else []))
+    assert status == 0, message
+    with open(atomic_paths(str(tmp_path / "atomic" / DATASET), DATASET)["manifest"]) as f:
+        manifest = json.load(f)
+    assert manifest["missing_images"]["count"] == 0
+    assert not any(manifest["missing_images"]["rows_dropped"].values())
+    ours, theirs = (atomic_paths(str(tmp_path / folder / DATASET), DATASET) for folder in ("atomic", "plain_atomic"))
+    for role in ("item", "garment", "train", "test", "test_hard"):
+        with open(ours[role], "rb") as a, open(theirs[role], "rb") as b:
+            assert a.read() == b.read(), role
+    with open(ours["garment"], encoding="utf-8") as f:
+        assert "\ufeff" not in f.read()
+
+
+def test_byte_order_mark_inside_an_image_list_names_the_line(tmp_path, capsys):
+    root = fixture_root(tmp_path)
+    path = os.path.join(root, "tuples_630", "image_list_shoe")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    lines[2] = "\ufeff" + lines[2]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    status, message = run_convert(capsys, "--src", root, "--out", str(tmp_path / "atomic"))
+    assert_one_paragraph(status, message, f"{path}, line 3", "byte-order mark")
