@@ -153,6 +153,14 @@ def test_not_enough_disk_for_the_image_store_is_refused_before_decoding(tmp_path
     assert is_complete(os.path.join(out, DATASET), DATASET)
 
 
+def test_converter_image_size_must_be_positive(tmp_path, capsys):
+    root = fixture_root(tmp_path)
+    capsys.readouterr()
+    status = convert_main(["--src", root, "--dataset", DATASET, "--out", str(tmp_path / "atomic"), "--image_size=0"])
+    assert_one_paragraph(status, capsys.readouterr().err, "--image_size:", "positive number of pixels, got 0")
+    assert not os.path.exists(tmp_path / "atomic")
+
+
 def test_disk_estimate_grows_with_the_square_of_the_image_size():
     rows = {"train": ([0] * 10, None, None)}
     small = convert_module.estimate_output_bytes(1000, 112, rows, 10)
@@ -253,6 +261,19 @@ def test_converter_that_loses_the_publication_race_uses_the_winners_folder(tmp_p
     with open(atomic_paths(winner, DATASET)["manifest"]) as a, open(atomic_paths(str(final), DATASET)["manifest"]) as b:
         assert json.load(a) == json.load(b)  # the winner's folder, untouched
     assert any("published by another process" in r.getMessage() for r in caplog.records)
+
+
+def test_two_converters_started_together_both_finish(tmp_path):
+    """Real processes, whatever the interleaving: both exit 0, one complete folder, no temporary folder left."""
+    root = fixture_root(tmp_path)
+    out = tmp_path / "atomic"
+    command = [sys.executable, "-m", "recbole_outfit.data.convert", "--src", root, "--dataset", DATASET,
+               "--out", str(out), *TINY]
+    children = [subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for child in children:
+        _, stderr = child.communicate(timeout=300)
+        assert child.returncode == 0 and "Traceback" not in stderr, stderr
+    assert os.listdir(out) == [DATASET] and is_complete(str(out / DATASET), DATASET)
 
 
 def test_publication_race_with_an_incomplete_winner_publishes_ours(tmp_path, monkeypatch):
