@@ -125,6 +125,21 @@ def test_unwritable_data_path_of_a_training_run_exits_2(tmp_path):
     assert_one_paragraph(done.returncode, done.stderr, str(out), "cannot write the converted dataset", "data_path")
 
 
+def test_unwritable_synthetic_raw_path_is_refused_before_generating(tmp_path, monkeypatch):
+    from recbole_outfit.data import synthetic
+    from recbole_outfit.errors import ConfigError
+
+    def generate(*args, **kwargs):
+        raise AssertionError("generated before the folder was checked")
+
+    monkeypatch.setattr(synthetic, "generate", generate)
+    (tmp_path / "blocker").write_text("a file")
+    with pytest.raises(ConfigError) as error:
+        ensure_synthetic_root(str(tmp_path / "blocker" / "synthetic"), TINY_GENERATOR, ["tuples_32"])
+    assert str(error.value).startswith("raw_path:") and str(tmp_path / "blocker") in str(error.value)
+    assert "cannot write the synthetic Polyvore-U root" in str(error.value)
+
+
 def test_not_enough_disk_for_the_image_store_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
     root = fixture_root(tmp_path)
     out = str(tmp_path / "atomic")
@@ -310,6 +325,30 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
         f.write(b"\x00\x01")
     assert path.read_bytes() == b"\x00\x01"
     assert (path.stat().st_mode & 0o777) == (0o666 & ~_umask())  # like open(): not a private temp file
+
+
+KILLED_WRITER = """
+    import os, signal, sys
+    from recbole_outfit.atomic import atomic_write
+
+    with atomic_write(sys.argv[1]) as f:
+        f.write("half of the new results")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)  # killed while writing
+"""
+
+
+def test_killed_writer_leaves_the_old_file_and_a_temp_file_that_is_cleaned(tmp_path, live_process):
+    path = tmp_path / "results.json"
+    path.write_text("old results")
+    child = run_in_child(KILLED_WRITER, path, cwd=tmp_path)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    (leftover,) = [p for p in tmp_path.iterdir() if p.name != "results.json"]
+    assert leftover.name.startswith(".results.json.tmp-")
+    running = tmp_path / f".results.json.tmp-{live_process}-0a1b2c3d"
+    running.write_text("a writer at work")
+    assert atomic.remove_stale_temp(str(tmp_path)) == [str(leftover)]
+    assert path.read_text() == "old results" and sorted(os.listdir(tmp_path)) == [running.name, "results.json"]
 
 
 def _umask():
