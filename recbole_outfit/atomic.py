@@ -37,7 +37,7 @@ def pid_running(pid):
         return True
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
+    except (psutil.NoSuchProcess, OverflowError, ValueError):  # gone, or a number no process can have
         return False
     except psutil.Error:  # exists but cannot be inspected (another user's process): count it as running
         return True
@@ -129,13 +129,13 @@ def publish_folder(tmp, final, is_complete, attempts=5, wait=0.2):
                 moved_aside = True
             os.rename(tmp, final)
         except OSError as exc:
+            if moved_aside and not os.path.lexists(final):
+                with contextlib.suppress(OSError):
+                    os.rename(old, final)  # put the older folder back while we look again
             if exc.errno not in (errno.ENOENT, errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR, errno.ENOTDIR) \
                     or not os.path.isdir(tmp):
                 raise
             error = exc
-            if moved_aside and not os.path.lexists(final):
-                with contextlib.suppress(OSError):
-                    os.rename(old, final)  # put the older folder back while we look again
             if os.path.isdir(final) and is_complete(final):
                 logger.info(f"{final} was published by another process at the same time; using it")
                 shutil.rmtree(tmp, ignore_errors=True)
