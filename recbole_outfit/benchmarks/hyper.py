@@ -1,0 +1,428 @@
+"""Hyper-parameter search the RecBole way: RecBole's ``HyperTuning`` (hyperopt) over a ``.hyper`` file.
+
+    python run_hyper_outfit.py --model=FND --dataset=synthetic630 --params_file=alpha.hyper
+    python run_hyper_outfit.py --model=FNDCL --dataset=synthetic519 --algo=bayes --max_evals=20
+
+A ``.hyper`` file has RecBole's format, one searched key a line (``#`` starts a comment line)::
+
+    fnd_alpha choice [1.25, 2.5, 3.75]       # the listed values
+    learning_rate loguniform -7, -4          # exp(uniform(-7, -4)): 0.0009 ... 0.018
+    cl_weight uniform 0.05, 0.5
+    train_batch_size quniform 16, 64, 16     # 16, 32, 48, 64
+
+``--algo``: ``exhaustive`` (every combination of ``choice`` keys; RecBole's default), ``random`` or ``bayes``
+(hyperopt's TPE), ``--max_evals`` trials at most. Shipped files: ``properties/hyper/<Model>.hyper`` (the default
+for ``--model``) and ``alpha.hyper``; a bare file name is looked up there.
+
+Each trial is a normal plugin run (``run_recbole_outfit``) with the trial's values on top of the fixed
+settings, so its stages are cached and reused across trials: a student's teacher is trained once for the
+whole search (the teacher stage's fingerprint ignores the student's own keys). The objective is the
+validation metric (``valid_metric`` on the model's validation split, as RecBole's ``objective_function``
+returns it); the test split is never used to choose, and the best trial's test result is reported at the end.
+
+Each finished trial is kept where a comparison keeps a finished run
+(:func:`recbole_outfit.benchmarks.compare.finished_run_path`: a fingerprint of its settings, the dataset's
+conversion and the evaluation keys), so an interrupted search resumes where it stopped and a rerun reuses
+every trial; the search draws its points from a generator seeded by ``seed``, so ``random`` and ``bayes``
+propose the same points again when rerun. Output: RecBole's lines per trial, a table of the trials in the log,
+and ``<results_dir>/hyper-<model>-<dataset>.md`` / ``.csv`` (one row per trial, sorted by the validation
+metric, the best in bold, the command on top).
+"""
+
+import argparse
+import ast
+import csv
+import difflib
+import io
+import itertools
+import json
+import os
+import sys
+import time
+from logging import getLogger
+
+import numpy as np
+from hyperopt import fmin
+from hyperopt.base import miscs_update_idxs_vals
+from recbole.trainer.hyper_tuning import HyperTuning, _parameters
+
+from recbole_outfit.atomic import atomic_write
+from recbole_outfit.benchmarks.compare import SHOWN_SETTINGS, finished_run_path
+from recbole_outfit.compat import init_run_logger
+from recbole_outfit.config import Config, properties_dir
+from recbole_outfit.errors import ConfigError, OutfitError, location
+from recbole_outfit.quick_start import run_recbole_outfit
+from recbole_outfit.report import format_table, machine_description, write_json_atomic
+
+ALGORITHMS = ("exhaustive", "random", "bayes")
+SPACE_TYPES = {"choice": None, "uniform": 2, "quniform": 3, "loguniform": 2}  # type -> numbers it takes
+
+
+def hyper_dir():
+    """The shipped ``.hyper`` files: ``properties/hyper`` beside the plugin's yaml files."""
+    return os.path.join(properties_dir(), "hyper")
+
+
+def resolve_params_file(params_file, model):
+    """The ``.hyper`` file to search: ``params_file`` as a path, else a shipped file of that name, else (none
+    given) the model's shipped ``<model>.hyper``."""
+    folder = hyper_dir()
+    if params_file:
+        candidates = [params_file, os.path.join(folder, params_file), os.path.join(folder, f"{params_file}.hyper")]
+    else:
+        candidates = [os.path.join(folder, f"{model}.hyper")]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return candidate
+    shipped = sorted(n for n in os.listdir(folder) if n.endswith(".hyper")) if os.path.isdir(folder) else []
+    what = f"params file {params_file!r} does not exist" if params_file else f"no shipped search space for {model}"
+    raise ConfigError(what, where="--params_file",
+                      fix=f"give a .hyper file (one '<key> choice [v1, v2]' line per key); shipped in "
+                          f"properties/hyper: {', '.join(shipped) or 'none'}")
+
+
+def read_params_file(path):
+    """``{space type: {key: values}}`` (RecBole's ``params_dict`` form) from a ``.hyper`` file.
+
+    Same format as RecBole's ``HyperTuning`` files, plus full-line ``#`` comments; every problem is reported
+    with its line before anything runs. ``choice`` values are Python literals (``[1.25, 2.5]``,
+    ``[['erase','replace'], ['erase','erase']]``); the others take comma-separated numbers."""
+    space, seen = {}, set()
+    with open(path, "r", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.split()
+        where = location(path, number)
+        if len(parts) < 3:
+            raise ConfigError(f"expected '<key> <type> <values>', got {text!r}", where=where,
+                              fix=f"write e.g. 'fnd_alpha choice [1.25, 2.5]'; types: {', '.join(SPACE_TYPES)}")
+        key, kind, value = parts[0], parts[1], "".join(parts[2:])
+        if kind not in SPACE_TYPES:
+            raise ConfigError(f"unknown search type {kind!r} for {key}", where=where,
+                              fix=f"use one of {', '.join(SPACE_TYPES)} (hyperopt's, as in RecBole)")
+        if key in seen:
+            raise ConfigError(f"{key} is searched twice", where=where, fix="keep one line per key")
+        seen.add(key)
+        if kind == "choice":
+            try:
+                values = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                values = None
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ConfigError(f"the choices of {key} must be a non-empty list of literals, got {value!r}",
+                                  where=where, fix="write them like [1.25, 2.5] or ['erase', 'replace']")
+            values = list(values)
+        else:
+            try:
+                values = [float(v) for v in value.split(",")]
+            except ValueError:
+                values = []
+            if len(values) != SPACE_TYPES[kind] or values[0] >= values[1] or (kind == "quniform" and values[2] <= 0):
+                form = "low, high, q (q > 0)" if kind == "quniform" else "low, high"
+                raise ConfigError(f"{kind} for {key} takes {form} with low < high, got {value!r}", where=where,
+                                  fix=f"write e.g. '{key} {kind} {'16, 64, 16' if kind == 'quniform' else '0.1, 0.5'}'"
+                                      + (" (loguniform bounds are logarithms: exp(uniform(low, high)))"
+                                         if kind == "loguniform" else ""))
+        space.setdefault(kind, {})[key] = values
+    if not space:
+        raise ConfigError("the params file names no key to search", where=path,
+                          fix="add a line per key, e.g. 'fnd_alpha choice [1.25, 2.5]'")
+    return space
+
+
+def _plain(value, base):
+    """A value hyperopt proposed as a plain Python value of the key's type (``quniform`` gives 64.0 for an
+    int key; numpy scalars become Python numbers)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(base, int) and not isinstance(base, bool) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _command_line_keys(argv=None):
+    return {a[2:].split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv)
+            if a.startswith("--") and "=" in a}
+
+
+def check_space(model, dataset, space, algo, config_file_list, config_dict, params_file):
+    """Refuse, before anything trains, a search that cannot run as asked: an unknown key, a value its key
+    does not accept, a key the command line would override in every trial, or an exhaustive search over a
+    continuous range. Returns the base (untried) Config."""
+    base = Config(model, dataset, config_file_list=config_file_list, config_dict=config_dict)
+    known = set(base.final_config_dict)
+    fixed = _command_line_keys()
+    for kind, keys in space.items():
+        if algo == "exhaustive" and kind != "choice":
+            raise ConfigError(f"an exhaustive search lists every combination, but {', '.join(keys)} is {kind}",
+                              where=params_file, fix="use --algo=random or --algo=bayes, or 'choice' lists")
+        for key, values in keys.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                raise ConfigError(f"unknown configuration key {key!r}", where=params_file,
+                                  fix=(f"did you mean {close[0]!r}? " if close else "")
+                                  + "search keys the model's yaml files document (properties/)")
+            if key in fixed:
+                raise ConfigError(f"{key} is searched but also set by --{key} on the command line, which would "
+                                  f"override every trial's value", where=params_file,
+                                  fix=f"drop --{key} or the {key} line")
+            tried = values if kind == "choice" else values[:2]
+            if kind == "loguniform":
+                tried = [float(np.exp(v)) for v in tried]
+            for value in tried:  # RecBole's Config with the plugin's type checks refuses a wrong value
+                Config(model, dataset, config_file_list=config_file_list,
+                       config_dict={**(config_dict or {}), key: _plain(value, base[key])})
+    return base
+
+
+def grid_search(sizes):
+    """A hyperopt algorithm that proposes every combination of ``choice`` indices once, in the order of
+    ``sizes`` (``{key: number of choices}``, the file's order, the last key varying fastest), then stops.
+
+    RecBole 1.2.1's ``exhaustive_search`` draws random combinations until it finds an untried one, from a
+    ``numpy.random.RandomState``; hyperopt 0.2.7 and later sample through ``numpy.random.Generator``
+    (``rng.integers``) and that search fails on its first proposal. The grid needs no random numbers at all.
+    """
+    keys = list(sizes)
+
+    def suggest(new_ids, domain, trials, seed):
+        tried = {tuple(t["misc"]["vals"][k][0] for k in keys) for t in trials.trials}
+        untried = (p for p in itertools.product(*(range(sizes[k]) for k in keys)) if p not in tried)
+        docs = []
+        for new_id, point in zip(new_ids, untried):
+            misc = {"tid": new_id, "cmd": domain.cmd, "workdir": domain.workdir}
+            miscs_update_idxs_vals([misc], {k: [new_id] for k in keys}, {k: [int(i)] for k, i in zip(keys, point)})
+            docs.extend(trials.new_trial_docs([new_id], [None], [domain.new_result()], [misc]))
+        return docs  # empty once every combination was proposed: fmin stops
+
+    return suggest
+
+
+class OutfitHyperTuning(HyperTuning):
+    """RecBole's ``HyperTuning`` (its space, ``random`` / ``bayes`` algorithms, early stopping and bookkeeping
+    of trials) with reproducible proposals: an exhaustive search walks the grid in order (:func:`grid_search`),
+    and hyperopt draws from a generator seeded by ``seed`` (RecBole lets fmin seed itself at random), so a
+    rerun proposes the same trials and every finished one is reused."""
+
+    def __init__(self, objective_function, seed, show_progress=True, **kwargs):
+        super().__init__(objective_function, **kwargs)
+        self.seed, self.show_progress = seed, show_progress
+        if kwargs.get("algo") == "exhaustive":
+            self.sizes = {key: len(indices) for key, indices in _parameters(self.space).items()}
+            self.algo = grid_search(self.sizes)
+
+    def run(self):
+        fmin(self.trial, self.space, algo=self.algo, max_evals=self.max_evals, early_stop_fn=self.early_stop_fn,
+             rstate=np.random.default_rng(self.seed), show_progressbar=self.show_progress)
+
+
+class TrialRunner:
+    """RecBole's ``objective_function`` for the plugin: one trial is a plugin run, kept under its fingerprint
+    and reused when it is already there. Records every trial for the tables."""
+
+    def __init__(self, model, dataset, config_dict, base):
+        self.model, self.dataset, self.config_dict, self.base = model, dataset, dict(config_dict or {}), base
+        self.trials = {}  # params string -> trial record (a repeated proposal is one trial)
+
+    def __call__(self, params, config_file_list):
+        params = {key: _plain(value, self.base[key]) for key, value in params.items()}
+        settings = {**self.config_dict, **params}
+        config = Config(self.model, self.dataset, config_file_list=config_file_list, config_dict=settings)
+        path = finished_run_path(config)
+        reused = os.path.isfile(path)
+        trial = f"[hyper] trial {len(self.trials) + 1} ({HyperTuning.params2str(params)})"
+        if reused:
+            getLogger().info(f"{trial}: reusing the finished run {path}")
+        else:
+            getLogger().info(f"{trial}: training")
+            write_json_atomic(path, run_recbole_outfit(self.model, self.dataset, config_file_list=config_file_list,
+                                                       config_dict=settings))
+        with open(path, "r", encoding="utf-8") as f:  # one form for new and reused trials
+            result = json.load(f)
+        key = HyperTuning.params2str(params)
+        self.trials.setdefault(key, {"params": params, "result": result, "reused": reused, "path": path})
+        return {"model": self.model, "best_valid_score": result["best_valid_score"],
+                "valid_score_bigger": config["valid_metric_bigger"],
+                "best_valid_result": result["best_valid_result"], "test_result": result["test_result"]}
+
+
+def sort_trials(trials, bigger=True):
+    """Trials best first by their validation score (the search's objective; never the test result)."""
+    return sorted(trials, key=lambda t: t["result"]["best_valid_score"], reverse=bigger)
+
+
+def _value_text(value):
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def trial_rows(trials, keys, metrics):
+    """Header and rows of the trial table (best first; the first row in bold)."""
+    headers = list(keys) + [f"valid {m}" for m in metrics] + [f"test {m}" for m in metrics] + ["epochs",
+                                                                                             "s / epoch", "run"]
+    rows = []
+    for rank, trial in enumerate(trials):
+        result, timing = trial["result"], trial["result"].get("timing", {})
+        cells = [_value_text(trial["params"][k]) for k in keys]
+        cells += [f"{result['best_valid_result'].get(m, float('nan')):.4f}" for m in metrics]
+        cells += [f"{result['test_result'].get(m, float('nan')):.4f}" for m in metrics]
+        cells += [str(timing.get("epochs", "")), f"{timing['seconds_per_epoch']:.1f}" if timing.get(
+            "seconds_per_epoch") else "", "reused" if trial["reused"] else "trained"]
+        if rank == 0:
+            cells = [f"**{c}**" if c and i < len(cells) - 1 else c for i, c in enumerate(cells)]
+        rows.append(cells)
+    return headers, rows
+
+
+def write_hyper_tables(trials, model, dataset, space_text, params_file, algo, command, valid_metric, valid_split,
+                       out_dir="results"):
+    """Write ``<out_dir>/hyper-<model>-<dataset>.md`` and ``.csv`` atomically; return (markdown, paths)."""
+    keys = list(trials[0]["params"])
+    metrics = list(trials[0]["result"]["best_valid_result"])
+    headers, rows = trial_rows(trials, keys, metrics)
+    best = trials[0]
+    searched = set(keys)
+    shown = {k: best["result"]["config"].get(k) for k in ("seed", "valid_split", "valid_metric", *SHOWN_SETTINGS)
+             if k in best["result"]["config"] and k not in searched}
+    settings = "\n".join(f"- `{k}`: `{v}`" for k, v in shown.items())
+    best_text = ", ".join(f"`{k}: {_value_text(v)}`" for k, v in best["params"].items())
+    test_text = ", ".join(f"{m} {v:.4f}" for m, v in best["result"]["test_result"].items())
+    markdown = (
+        f"# {model} on {dataset}: hyper-parameter search\n\nProduced by\n\n```bash\n{command}\n```\n\non "
+        f"{machine_description()}, {time.strftime('%Y-%m-%d')}: RecBole's `HyperTuning` ({algo} search, hyperopt) over "
+        f"`{params_file}`, {len(trials)} trials, each chosen by its validation `{valid_metric}` ({valid_split}); "
+        f"the test split is only reported, never used to choose. Best first, in bold; `reused`: a trial finished "
+        f"by an earlier search or comparison with the same settings.\n\n{format_table(headers, rows)}\n\n"
+        f"**Best setting**: {best_text} (valid {valid_metric} "
+        f"{best['result']['best_valid_score']:.4f}); its test result: {test_text}.\n\n"
+        f"## Search space\n\n```\n{space_text.strip()}\n```\n\n## Fixed settings\n\n{settings}\n"
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(keys + [f"valid_{m}" for m in metrics] + [f"test_{m}" for m in metrics]
+                    + ["epochs", "seconds_per_epoch", "best", "reused", "run_file"])
+    for rank, trial in enumerate(trials):
+        result, timing = trial["result"], trial["result"].get("timing", {})
+        writer.writerow([trial["params"][k] for k in keys]
+                        + [result["best_valid_result"].get(m, "") for m in metrics]
+                        + [result["test_result"].get(m, "") for m in metrics]
+                        + [timing.get("epochs", ""), timing.get("seconds_per_epoch", ""), int(rank == 0),
+                           int(trial["reused"]), trial["path"]])
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for suffix, text in (("md", markdown), ("csv", buffer.getvalue())):
+        path = os.path.join(out_dir, f"hyper-{model}-{dataset}.{suffix}")
+        with atomic_write(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        paths.append(path)
+    return markdown, paths
+
+
+def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=100, early_stop=10,
+                 config_file_list=None, config_dict=None, out_dir="results", command=None):
+    """Search ``model``'s settings on ``dataset`` over ``params_file`` by the validation metric.
+
+    Args:
+        model (str): a recbole-outfit model (or a RecBole one).
+        dataset (str): a dataset name, as for ``run_recbole_outfit``.
+        params_file (str): a ``.hyper`` file (a path, or a name in ``properties/hyper``); ``None`` = the model's.
+        algo (str): ``exhaustive`` | ``random`` | ``bayes``.
+        max_evals (int): trials at most (an exhaustive search tries every combination).
+        early_stop (int): stop after this many trials without a better validation score (RecBole's).
+        config_file_list, config_dict: the fixed settings every trial starts from.
+        out_dir (str): where ``hyper-<model>-<dataset>.md`` / ``.csv`` go.
+        command (str): the command shown on top of the table.
+
+    Returns:
+        dict: ``best_params``, ``best_valid_score``, ``best_valid_result``, ``test_result`` (the best trial's),
+        ``trials`` (best first: ``params``, ``result``, ``reused``, ``path``), ``markdown``, ``files``.
+    """
+    if algo not in ALGORITHMS:
+        raise ConfigError(f"unknown search algorithm {algo!r}", where="--algo",
+                          fix=f"use one of {', '.join(ALGORITHMS)}")
+    path = resolve_params_file(params_file, model if isinstance(model, str) else model.__name__)
+    space = read_params_file(path)
+    base = check_space(model, dataset, space, algo, config_file_list, config_dict, path)
+    init_run_logger(base)
+    logger = getLogger()
+    runner = TrialRunner(base["model"], dataset, config_dict, base)
+    tuner = OutfitHyperTuning(runner, seed=base["seed"], show_progress=base["show_progress"], params_dict=space,
+                              fixed_config_file_list=config_file_list, algo=algo, max_evals=max_evals,
+                              early_stop=early_stop)
+    if algo == "exhaustive":
+        logger.info(f"[hyper] exhaustive search over {path}: {tuner.max_evals} trials "
+                    f"({' x '.join(f'{k} {n}' for k, n in tuner.sizes.items())})")
+    else:
+        logger.info(f"[hyper] {algo} search over {path}: at most {max_evals} trials")
+    tuner.run()
+
+    init_run_logger(base)  # the summary in a log file of its own (each trial had its own)
+    bigger = base["valid_metric_bigger"]
+    trials = sort_trials(runner.trials.values(), bigger)
+    best = tuner.params2result[tuner.params2str(tuner.best_params)]
+    with open(path, "r", encoding="utf-8") as f:
+        space_text = f.read()
+    shown_file = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    command = command or (f"python run_hyper_outfit.py --model={base['model']} --dataset={dataset} "
+                          f"--params_file={params_file or os.path.basename(path)} --algo={algo}")
+    markdown, files = write_hyper_tables(trials, base["model"], dataset, space_text, shown_file, algo, command,
+                                         base["valid_metric"], base["valid_split"], out_dir)
+    headers, rows = trial_rows(trials, list(trials[0]["params"]), list(trials[0]["result"]["best_valid_result"]))
+    logger.info(f"[hyper] {len(trials)} trials ({sum(t['reused'] for t in trials)} reused), best first:\n"
+                + format_table(headers, [[c.replace("**", "") for c in r] for r in rows]))
+    logger.info(f"best params: {tuner.best_params}")
+    logger.info(f"best valid result: {best['best_valid_result']}")
+    logger.info(f"test result: {best['test_result']}")
+    logger.info(f"[hyper] written to {files[0]} and {files[1]}")
+    return {"best_params": dict(trials[0]["params"]), "best_valid_score": best["best_valid_score"],
+            "best_valid_result": best["best_valid_result"], "test_result": best["test_result"],
+            "trials": trials, "markdown": markdown, "files": files}
+
+
+HYPER_FLAGS = ("model", "dataset", "config_files", "params_file", "algo", "max_evals", "early_stop", "results_dir")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="run_hyper_outfit.py", description="Hyper-parameter search of an outfit recommender (RecBole's "
+        "HyperTuning) by the validation metric.",
+        epilog="Any other --key=value fixes that configuration key for every trial (see properties/*.yaml).")
+    parser.add_argument("--model", "-m", default="FND", help="model name (default FND)")
+    parser.add_argument("--dataset", "-d", default="synthetic630", help="dataset name (default synthetic630)")
+    parser.add_argument("--config_files", default=None, help="space-separated yaml files every trial reads")
+    parser.add_argument("--params_file", default=None,
+                        help="the .hyper file (a path or a name in properties/hyper; default <model>.hyper)")
+    parser.add_argument("--algo", default="exhaustive", choices=ALGORITHMS, help="search algorithm (RecBole's)")
+    parser.add_argument("--max_evals", type=int, default=100, help="trials at most (random / bayes)")
+    parser.add_argument("--early_stop", type=int, default=10,
+                        help="stop after this many trials without a better validation score")
+    parser.add_argument("--results_dir", default="results", help="where hyper-<model>-<dataset>.md/.csv go")
+    return parser
+
+
+def main(argv=None):
+    """The command line (``run_hyper_outfit.py``); a problem the user can fix prints one paragraph, exit 2."""
+    given = sys.argv[1:] if argv is None else list(argv)
+    args, _ = build_parser().parse_known_args(given)
+    config_files = args.config_files.strip().split(" ") if args.config_files else None
+    command = "python run_hyper_outfit.py " + " ".join(given)
+    # RecBole's Config reads --key=value from sys.argv: leave it only the fixed settings, not this tool's flags
+    saved_argv = sys.argv
+    sys.argv = [saved_argv[0]] + [a for a in given
+                                  if not (a.startswith("--") and a[2:].split("=", 1)[0] in HYPER_FLAGS)]
+    try:
+        hyper_search(args.model, args.dataset, args.params_file, algo=args.algo, max_evals=args.max_evals,
+                     early_stop=args.early_stop, config_file_list=config_files, out_dir=args.results_dir,
+                     command=command)
+    except OutfitError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 2
+    finally:
+        sys.argv = saved_argv
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
