@@ -28,7 +28,7 @@ POLYVORE_HELP = (
 def synthetic_options(config):
     return {"seed": config["synthetic_seed"], "scale": config["synthetic_scale"],
             "garment_scale": config["synthetic_garment_scale"], "difficulty": config["synthetic_difficulty"],
-            "image_px": config["synthetic_image_px"]}
+            "image_px": config["synthetic_image_px"], "style_breadth": config["synthetic_style_breadth"] or 0.0}
 
 
 def synthetic_root_matches(root, options, folders):

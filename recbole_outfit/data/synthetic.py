@@ -1,7 +1,7 @@
 """Synthetic Polyvore-U: a small root in exactly the Polyvore-U release format, learnable from pixels.
 
     python -m recbole_outfit.data.synthetic --out dataset_raw/synthetic [--seed S] [--scale X]
-        [--difficulty D] [--image_px P] [--folders tuples_630,...]
+        [--difficulty D] [--style_breadth B] [--image_px P] [--folders tuples_630,...]
 
 The world (one per seed, shared by all four folders so cold-start users resemble warm ones):
 
@@ -17,9 +17,17 @@ The world (one per seed, shared by all four folders so cold-start users resemble
 * Train positives use one garment pool, val/test positives a disjoint pool, so test garments are new
   (an ID-based recommender is at chance) and a model must read the images.
 
-``--difficulty`` in [0, 1] is the one knob: it lowers ``beta`` (style adherence) from 3.0 to 1.0.
-``synthetic.json`` records per folder the counts, the false-negative rate of the test negatives and the
-AUC of the oracle that knows the true preference model (the ceiling any model can reach).
+Two knobs. ``--difficulty`` in [0, 1] lowers ``beta`` (style adherence) from 3.0 to 1.0.
+``--style_breadth`` in [0, 1] makes that share of the values a style does not prefer preferred as well
+(0: the original narrow styles): garments then fit many styles, so a category-wise random mixture fits its
+user more often. On ``tuples_630`` (seed 0, difficulty 0.3) the false-negative rate of the random test
+negatives is 2.2 % at breadth 0, 9 % at 0.6, 17 % at 0.8 and 29 % at 0.9.
+
+``synthetic.json`` records per folder the counts, the false-negative rate of the random test and training
+negatives (the share whose true preference reaches the median of their user's positives) and the AUC of the
+oracle that knows the true preference model (the ceiling any model can reach). ``world.npz`` keeps what was
+drawn (styles, garment attributes, each user's styles; :class:`FolderWorld`), so the true preference of
+any (user, outfit) pair can be computed later (:func:`load_world`, :func:`true_preference`).
 """
 
 import argparse
@@ -40,7 +48,7 @@ from tqdm import tqdm
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import JPEG_FOLDER
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: world.npz, style_breadth, train false-negative rate
 
 COLOURS = np.array([
     (200, 30, 40),    # red
@@ -97,13 +105,16 @@ DEFAULT_SPECS = {
 class World:
     """Styles and the preference model shared by every folder of one synthetic root."""
 
-    def __init__(self, seed, difficulty=0.5, n_styles=8, clash=1.0):
+    def __init__(self, seed, difficulty=0.5, n_styles=8, clash=1.0, style_breadth=0.0):
         if not 0.0 <= difficulty <= 1.0:
             raise ValueError(f"difficulty must lie in [0, 1], got {difficulty}")
+        if not 0.0 <= style_breadth <= 1.0:
+            raise ValueError(f"style_breadth must lie in [0, 1], got {style_breadth}")
         self.rng = np.random.default_rng(seed)
         self.beta = 3.0 * (1.0 - difficulty) + 1.0 * difficulty
         self.clash = clash
         self.n_styles = n_styles
+        self.style_breadth = style_breadth
         # preferred[c] : [n_styles, n_values] 0/1 for each attribute of category c
         self.preferred = {}
         for category in polyvore.CATEGORIES:
@@ -115,6 +126,25 @@ class World:
                 patterns[s, self.rng.integers(len(PATTERNS))] = 1
                 shapes[s, self.rng.integers(len(SHAPES[category]))] = 1
             self.preferred[category] = {"colour": colours, "pattern": patterns, "shape": shapes}
+        self._broaden(np.random.default_rng([seed, 7]), style_breadth)
+
+    def _broaden(self, rng, breadth):
+        """Make ``breadth`` of the values a style does not prefer preferred, for every style, attribute and
+        category (``x = breadth * n_not_preferred`` values: ``floor(x)``, one more with probability
+        ``x - floor(x)``, so that the false-negative rate grows smoothly with ``breadth``).
+
+        Drawn from their own stream, in the same order whatever ``breadth`` is: the base styles (and so
+        ``breadth = 0``, the generator's original world) do not change, and a broader world's preferences
+        contain a narrower one's. Broad styles make garments fit many styles, so a category-wise random
+        mixture fits its user more often (more false negatives among random negatives)."""
+        for category in polyvore.CATEGORIES:
+            for attribute in ATTRIBUTE_WEIGHTS:
+                values = self.preferred[category][attribute]
+                for s in range(self.n_styles):
+                    others = rng.permutation(np.flatnonzero(values[s] == 0))
+                    extra = breadth * len(others)
+                    extra = int(np.floor(extra)) + int(rng.random() < extra - np.floor(extra))
+                    values[s, others[:extra]] = 1
 
     def utility(self, category, catalog):
         """[n_styles, n_garments] utility of each garment of ``catalog`` under each style."""
@@ -135,6 +165,162 @@ def make_catalog(rng, category, n):
     """Attributes of ``n`` garments of one category, drawn uniformly."""
     return {"colour": rng.integers(len(COLOURS), size=n), "pattern": rng.integers(len(PATTERNS), size=n),
             "shape": rng.integers(len(SHAPES[category]), size=n)}
+
+
+# ----------------------------------------------------------------------------------------------- the saved world
+
+
+WORLD_FILE = "world.npz"
+SPLIT_POOL = {"train": "train", "val": "eval", "test": "eval"}  # which garment pool a split's positives use
+
+
+class FolderWorld:
+    """Everything drawn for one tuples folder that the true preference of a (user, outfit) pair depends on.
+
+    Saved with the raw root (``world.npz``, see :func:`save_world`) so that an oracle can score any outfit,
+    sampled training negatives included. Arrays, per category ``c`` of ``polyvore.CATEGORIES``:
+
+    * ``preferred[c][attribute]``: ``[n_styles, n_values]`` 0/1, the values each style prefers;
+    * ``catalog[c][attribute]``: ``[n_garments_c]`` the value of each garment (catalog id = image index);
+    * ``user_mix``: ``[n_users, n_styles]`` each user's style weights (user id = row);
+    * ``log_z[pool][c]``: ``[n_styles]`` log normaliser of the positives' garment draw in ``pool``
+      (``train`` or ``eval``; :data:`SPLIT_POOL` maps a split to its pool);
+    * ``negative_pool_sizes[split][c]``: distinct garments of ``c`` among the split's positives (what random
+      negatives are drawn from).
+    """
+
+    def __init__(self, folder, beta, clash, preferred, catalog, user_mix, log_z, negative_pool_sizes):
+        self.folder, self.beta, self.clash = folder, float(beta), float(clash)
+        self.preferred, self.catalog, self.user_mix = preferred, catalog, np.asarray(user_mix, dtype=np.float64)
+        self.log_z, self.negative_pool_sizes = log_z, negative_pool_sizes
+        self.n_styles = self.user_mix.shape[1]
+        self.tag = folder.split("_")[-1]
+
+    def utilities(self, category, index=None):
+        """``[n_styles, n]`` utility (``sum_a weight_a [value_a preferred]``) of garments ``index`` of
+        ``category`` (default: all) under each style."""
+        catalog = self.catalog[category]
+        index = np.arange(len(catalog["colour"])) if index is None else np.asarray(index)
+        pref = self.preferred[category]
+        return sum(weight * pref[attr][:, catalog[attr][index]] for attr, weight in ATTRIBUTE_WEIGHTS.items())
+
+    def patterned(self, category, index):
+        return self.catalog[category]["pattern"][np.asarray(index)] != PATTERNS.index("solid")
+
+    def clashes(self, outfits):
+        """``[n]`` 1 where an outfit (``[n, 4]`` catalog ids: top, top 2 or -1, bottom, shoe) has two or more
+        patterned garments, else 0."""
+        count = self.patterned("top", outfits[:, 0]).astype(int)
+        has_second = outfits[:, 1] != polyvore.MISSING
+        count[has_second] += self.patterned("top", outfits[has_second, 1])
+        count += self.patterned("bottom", outfits[:, 2]) + self.patterned("shoe", outfits[:, 3])
+        return (count >= 2).astype(float)
+
+    def true_preference(self, users, outfits, split="train"):
+        """``[n]`` true preference of user ``users[k]`` (``[n]`` user ids) for outfit ``outfits[k]`` (``[n, 4]``
+        catalog ids): ``log p_user(o) - log q(o)``, the log-likelihood ratio between the user's positive
+        draw (a style from ``user_mix``, each garment with probability ``exp(beta * utility) / Z`` over the
+        ``split``'s garment pool, two patterned garments kept with probability ``exp(-clash)``) and the
+        category-wise random mixture over the ``split``'s positive garments that random negatives come
+        from; the Bayes-optimal ranking score (constants shared by every outfit of a length dropped)."""
+        users, outfits = np.asarray(users), np.asarray(outfits)
+        log_z, sizes = self.log_z[SPLIT_POOL[split]], self.negative_pool_sizes[split]
+        per_style = np.zeros((len(outfits), self.n_styles))
+        for category, slot in (("top", 0), ("top", 1), ("bottom", 2), ("shoe", 3)):
+            present = outfits[:, slot] != polyvore.MISSING
+            u = self.utilities(category, outfits[present, slot]).T  # [n_present, n_styles]
+            per_style[present] += self.beta * u - log_z[category][None, :] + np.log(sizes[category])
+        with np.errstate(divide="ignore"):
+            log_mix = np.log(self.user_mix[users])  # [n, n_styles]
+        scores = np.logaddexp.reduce(per_style + log_mix, axis=1)
+        return scores - self.clash * self.clashes(outfits)
+
+    def garment_index(self, tokens):
+        """(category names, catalog ids) of garment tokens (image names without ``.jpg``, e.g.
+        ``syn630_top_000123``); ``ValueError`` for a token of another folder."""
+        categories, index = [], np.empty(len(tokens), dtype=np.int64)
+        for k, token in enumerate(tokens):
+            parts = str(token).split("_")
+            if len(parts) != 3 or parts[0] != f"syn{self.tag}" or parts[1] not in self.catalog:
+                raise ValueError(f"garment {token!r} is not a garment of the synthetic folder {self.folder}")
+            categories.append(parts[1])
+            index[k] = int(parts[2])
+        return categories, index
+
+    def to_arrays(self):
+        """Flat ``{name: array}`` for ``numpy.savez`` (names ``<folder>/...``)."""
+        f = self.folder
+        arrays = {f"{f}/beta": np.float64(self.beta), f"{f}/clash": np.float64(self.clash),
+                  f"{f}/user_mix": self.user_mix}
+        for c in polyvore.CATEGORIES:
+            for attr in ATTRIBUTE_WEIGHTS:
+                arrays[f"{f}/preferred/{c}/{attr}"] = self.preferred[c][attr]
+                arrays[f"{f}/catalog/{c}/{attr}"] = self.catalog[c][attr]
+            for pool, values in self.log_z.items():
+                arrays[f"{f}/log_z/{pool}/{c}"] = values[c]
+            for split, sizes in self.negative_pool_sizes.items():
+                arrays[f"{f}/negative_pool_sizes/{split}/{c}"] = np.int64(sizes[c])
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays, folder):
+        def tree(prefix):  # {"a/b": x} under prefix -> {"a": {"b": x}}
+            result = {}
+            for name in arrays:
+                if name.startswith(prefix):
+                    outer, inner = name[len(prefix):].split("/")
+                    value = arrays[name]
+                    result.setdefault(outer, {})[inner] = value.item() if value.ndim == 0 else value
+            return result
+
+        if f"{folder}/beta" not in arrays:
+            raise KeyError(folder)
+        preferred = tree(f"{folder}/preferred/")
+        catalog = tree(f"{folder}/catalog/")
+        return cls(folder, float(arrays[f"{folder}/beta"]), float(arrays[f"{folder}/clash"]), preferred, catalog,
+                   arrays[f"{folder}/user_mix"], tree(f"{folder}/log_z/"), tree(f"{folder}/negative_pool_sizes/"))
+
+
+def true_preference(world, users, outfits, split="train"):
+    """True preference ``[n]`` of ``users`` ``[n]`` for ``outfits`` ``[n, 4]`` in a :class:`FolderWorld`
+    (see :meth:`FolderWorld.true_preference`)."""
+    return world.true_preference(users, outfits, split)
+
+
+def save_world(path, worlds):
+    """Write the :class:`FolderWorld` of every folder (``{folder: world}``) to ``path`` (``.npz``), with the
+    generator version."""
+    arrays = {"generator_version": np.int64(GENERATOR_VERSION), "folders": np.array(sorted(worlds))}
+    for world in worlds.values():
+        arrays.update(world.to_arrays())
+    from recbole_outfit.atomic import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_world(root, folder):
+    """The :class:`FolderWorld` of ``folder`` saved in the synthetic root ``root``; ``ConfigError`` when the
+    root has no world file (not a synthetic root, or one written before the world was kept) or not that
+    folder."""
+    from recbole_outfit.errors import ConfigError
+
+    path = os.path.join(root or "", WORLD_FILE)
+    fix = ("the oracle needs a synthetic dataset generated by this version of the generator (it keeps its world "
+           "in <raw_path>/world.npz): use a synthetic* dataset, or delete its raw root so that it is regenerated")
+    if not root or not os.path.isfile(path):
+        raise ConfigError(f"no generator world at {path!r}: the true preferences of this dataset are unknown",
+                          where="raw_path", fix=fix)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    if int(arrays["generator_version"]) != GENERATOR_VERSION:
+        raise ConfigError(f"{path} was written by generator version {int(arrays['generator_version'])}, this is "
+                          f"version {GENERATOR_VERSION}", where="raw_path", fix=fix)
+    try:
+        return FolderWorld.from_arrays(arrays, folder)
+    except KeyError:
+        raise ConfigError(f"{path} holds no world for {folder!r} (it has {', '.join(map(str, arrays['folders']))})",
+                          where="raw_folder", fix=fix) from None
 
 
 # ----------------------------------------------------------------------------------------------- sampling
@@ -191,21 +377,6 @@ class SplitSampler:
         count += self.patterned["bottom"][outfits[:, 2]] + self.patterned["shoe"][outfits[:, 3]]
         return (count >= 2).astype(float)
 
-    def oracle(self, user_mix, utilities, outfits, negative_pool_sizes):
-        """log p_user(outfit) - log q(outfit), q = the uniform category-wise mixture over
-        ``negative_pool_sizes[c]`` items that random negatives come from: the Bayes-optimal ranking score."""
-        per_style = np.zeros((len(outfits), self.world.n_styles))
-        slots = [("top", 0), ("top", 1), ("bottom", 2), ("shoe", 3)]
-        for category, slot in slots:
-            present = outfits[:, slot] != polyvore.MISSING
-            u = utilities[category][:, outfits[present, slot]].T  # [n_present, n_styles]
-            per_style[present] += self.world.beta * u - self.log_z[category][None, :] \
-                + np.log(negative_pool_sizes[category])
-        with np.errstate(divide="ignore"):
-            log_mix = np.log(user_mix)
-        scores = np.logaddexp.reduce(per_style + log_mix, axis=1)
-        return scores - self.world.clash * self.clashes(outfits)
-
 
 def _outfit_keys(users, outfits):
     """Hashable keys (user, outfit) with the two tops in canonical order."""
@@ -251,18 +422,6 @@ def _hard_negatives(rng, positives, users, per_positive, forbidden):
         bad = (users[picks[todo]] == owners[todo]) | np.array([k in forbidden for k in keys], dtype=bool)
         todo = todo[bad]
     return result
-
-
-def _auc(pos, neg):
-    """ROC-AUC of positive vs negative scores (ties count one half)."""
-    scores = np.concatenate([pos, neg])
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    return (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
 # ----------------------------------------------------------------------------------------------- folders
@@ -318,27 +477,49 @@ class FolderGenerator:
             ratio = polyvore.NEGATIVE_RATIO
             tables[split, "nega"] = (np.repeat(users, ratio), _random_mixtures(self.rng, outfits, ratio, users, forbidden))
             tables[split, "nega_hard"] = (np.repeat(users, ratio), _hard_negatives(self.rng, outfits, users, ratio, forbidden))
-        stats.update(self._oracle_stats(samplers["eval"], tables))
+        self.drawn = self.folder_world(samplers, tables)
+        stats.update(self._oracle_stats(self.drawn, tables))
         return tables, stats
 
-    def _oracle_stats(self, sampler, tables):
-        """Oracle AUC on test (random and hard negatives) and the false-negative rate of random negatives."""
-        users, positives = tables["test", "posi"]
-        tops = positives[:, :2]
-        pool_sizes = {"top": len(np.unique(tops[tops != polyvore.MISSING])),
-                      "bottom": len(np.unique(positives[:, 2])), "shoe": len(np.unique(positives[:, 3]))}
+    def folder_world(self, samplers, tables):
+        """The :class:`FolderWorld` of this folder (what the true preferences depend on)."""
+        sizes = {}
+        for split in polyvore.SPLITS:
+            positives = tables[split, "posi"][1]
+            tops = positives[:, :2]
+            sizes[split] = {"top": len(np.unique(tops[tops != polyvore.MISSING])),
+                            "bottom": len(np.unique(positives[:, 2])), "shoe": len(np.unique(positives[:, 3]))}
+        preferred = {c: {a: v.copy() for a, v in self.world.preferred[c].items()} for c in polyvore.CATEGORIES}
+        log_z = {pool: dict(sampler.log_z) for pool, sampler in samplers.items()}
+        return FolderWorld(self.folder, self.world.beta, self.world.clash, preferred, self.catalog, self.user_mix,
+                           log_z, sizes)
+
+    def _oracle_stats(self, world, tables):
+        """Oracle AUC on test (random and hard negatives, ties count one half) and the false-negative rate of
+        the random negatives of train and test: the share of negatives whose true preference reaches the
+        median true preference of their user's positives of the split."""
+        from recbole_outfit.evaluator.functional import per_user_auc
+
         result = {}
-        for kind, label in (("nega", "random"), ("nega_hard", "hard")):
-            neg_users, negatives = tables["test", kind]
-            aucs, false_negatives = [], 0
+        for split, kinds in (("test", ("nega", "nega_hard")), ("train", ("nega",))):
+            users, positives = tables[split, "posi"]
+            pos_score = world.true_preference(users, positives, split)
+            median = np.full(self.spec.users, np.nan)
             for u in range(self.spec.users):
-                pos_score = sampler.oracle(self.user_mix[u], self.utilities, positives[users == u], pool_sizes)
-                neg_score = sampler.oracle(self.user_mix[u], self.utilities, negatives[neg_users == u], pool_sizes)
-                aucs.append(_auc(pos_score, neg_score))
-                false_negatives += int((neg_score >= np.median(pos_score)).sum())
-            result[f"oracle_test_auc_{label}"] = round(float(np.mean(aucs)), 4)
-            if kind == "nega":
-                result["false_negative_rate"] = round(false_negatives / len(negatives), 4)
+                median[u] = np.median(pos_score[users == u])
+            for kind in kinds:
+                neg_users, negatives = tables[split, kind]
+                neg_score = world.true_preference(neg_users, negatives, split)
+                rate = round(float((neg_score >= median[neg_users]).mean()), 4)
+                if split == "train":
+                    result["false_negative_rate_train"] = rate
+                    continue
+                _, aucs = per_user_auc(np.concatenate([users, neg_users]), np.concatenate([pos_score, neg_score]),
+                                       np.r_[np.ones(len(users)), np.zeros(len(neg_users))])
+                label = "random" if kind == "nega" else "hard"
+                result[f"oracle_test_auc_{label}"] = round(float(np.mean(aucs)), 4)
+                if kind == "nega":
+                    result["false_negative_rate"] = rate
         return result
 
     def image_jobs(self):
@@ -476,15 +657,17 @@ def _write_folder(root, gen, tables):
 
 
 def generate(out, seed=0, scale=1.0, difficulty=0.5, image_px=128, folders=None, workers=None, show_progress=True,
-             garment_scale=None):
-    """Write a synthetic Polyvore-U root to ``out``; return the summary written to ``out/synthetic.json``."""
+             garment_scale=None, style_breadth=0.0):
+    """Write a synthetic Polyvore-U root to ``out`` (the folders, their JPEGs, ``world.npz`` with what was
+    drawn); return the summary written to ``out/synthetic.json``."""
     logger = getLogger()
     started = time.time()
     folders = folders or list(DEFAULT_SPECS)
-    world = World(seed, difficulty)
+    world = World(seed, difficulty, style_breadth=style_breadth)
     summary = {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "garment_scale": garment_scale,
-               "difficulty": difficulty, "beta": world.beta, "image_px": image_px, "folders": {}}
-    jobs = []
+               "difficulty": difficulty, "style_breadth": style_breadth, "beta": world.beta, "image_px": image_px,
+               "world_file": WORLD_FILE, "folders": {}}
+    jobs, drawn = [], {}
     for i, folder in enumerate(folders):
         spec = DEFAULT_SPECS[folder].scaled(scale, garment_scale)
         rng = np.random.default_rng([seed, i])
@@ -492,13 +675,16 @@ def generate(out, seed=0, scale=1.0, difficulty=0.5, image_px=128, folders=None,
         gen = FolderGenerator(world, folder, spec, rng, variable)
         tables, stats = gen.generate()
         _write_folder(out, gen, tables)
+        drawn[folder] = gen.drawn
         jobs += gen.image_jobs()
         counts = {f"{split}_{kind}": int(len(tables[split, kind][0])) for split, kind in tables}
         summary["folders"][folder] = {"spec": asdict(spec), "variable_length": variable, "counts": counts,
                                       "garments": int(sum(len(n) for n in gen.names.values())), **stats}
         logger.info(f"{folder}: {spec.users} users, {counts['train_posi'] + counts['val_posi'] + counts['test_posi']} "
                     f"positive outfits, oracle test AUC {stats['oracle_test_auc_random']:.3f}, "
-                    f"false-negative rate {stats['false_negative_rate']:.3f}")
+                    f"false-negative rate {stats['false_negative_rate']:.3f} (test), "
+                    f"{stats['false_negative_rate_train']:.3f} (train)")
+    save_world(os.path.join(out, WORLD_FILE), drawn)
     render_images(jobs, image_px, os.path.join(out, JPEG_FOLDER), workers, show_progress)
     summary["seconds"] = round(time.time() - started, 1)
     with open(os.path.join(out, "synthetic.json"), "w", encoding="utf-8") as f:
@@ -514,13 +700,15 @@ def main(argv=None):
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies users (and garments)")
     parser.add_argument("--garment_scale", type=float, default=None, help="multiplies garments (default: --scale)")
     parser.add_argument("--difficulty", type=float, default=0.5, help="0 = easy (strong styles) ... 1 = hard")
+    parser.add_argument("--style_breadth", type=float, default=0.0,
+                        help="0 = narrow styles (about 2%% false negatives) ... 1 = every value preferred")
     parser.add_argument("--image_px", type=int, default=128, help="side of the JPEGs in pixels")
     parser.add_argument("--folders", default=",".join(DEFAULT_SPECS), help="comma-separated tuples folders")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     generate(args.out, args.seed, args.scale, args.difficulty, args.image_px, args.folders.split(","), args.workers,
-             garment_scale=args.garment_scale)
+             garment_scale=args.garment_scale, style_breadth=args.style_breadth)
     return 0
 
 

@@ -1,0 +1,207 @@
+"""FND's premise on our data: test AUC of N-pair and FND students against the false-negative rate.
+
+    python -m recbole_outfit.benchmarks.fnd_premise [--runs saved/fnd_premise] [--out results/fnd-premise]
+
+Reads every finished run (a results JSON, as ``run_recbole_outfit`` writes with ``--results_json``) under
+``--runs``, takes each run's false-negative level from its dataset's manifest (the generator's measured
+false-negative rate of the random test and training negatives, ``synthetic`` notes), and writes
+
+* ``<out>.csv``: one row per (level, model, seed) with ``false_negative_rate`` (measured, test negatives),
+  ``false_negative_rate_train``, the oracle's test AUC, the run's settings and its test ``user_auc`` /
+  ``user_ndcg``;
+* ``<out>.md``: per level, mean ± std over seeds (x 100), and the CSV's provenance;
+* ``<out>.png``: test AUC against the false-negative rate, one line per model with error bars (std over
+  seeds), and the oracle's AUC (the ceiling) for reference (needs matplotlib: ``pip install -e ".[plot]"``).
+
+A row's model label names what distinguishes it: ``FND (oracle)`` / ``FND (trained)`` for
+``teacher: oracle`` / a trained teacher, with ``fnd_scale`` and alpha.
+"""
+
+import argparse
+import csv
+import glob
+import io
+import json
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from recbole_outfit.atomic import atomic_write
+from recbole_outfit.report import format_table
+
+COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
+           "model", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "user_auc", "user_ndcg",
+           "valid_user_auc", "results_json")
+
+
+def model_label(config):
+    """``NPair``, ``FND (oracle)``, ``FND (trained)``, with ``fnd_scale`` / alpha where FND distils."""
+    model = config["model"]
+    if not config.get("distill") or model in ("NPair", "Teacher"):
+        return model
+    teacher = "oracle" if config.get("teacher") == "oracle" else "trained"
+    scale = config.get("fnd_scale") or "paper"
+    return f"{model} ({teacher}, {scale}, alpha {config['fnd_alpha']:g})"
+
+
+def _manifest(config):
+    path = os.path.join(config["data_path"], f"{config['dataset']}.manifest.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def read_runs(folder):
+    """Rows (dicts with :data:`COLUMNS`) of every results JSON under ``folder``, sorted by level and model."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)):
+        with open(path, "r", encoding="utf-8") as f:
+            result = json.load(f)
+        if "test_result" not in result or "config" not in result:
+            continue
+        config = result["config"]
+        notes = _manifest(config).get("synthetic") or {}
+        distils = bool(config.get("distill")) and config["model"] not in ("NPair", "Teacher")
+        rows.append({
+            "dataset": config["dataset"],
+            "style_breadth": config.get("synthetic_style_breadth") or 0.0,
+            "false_negative_rate": notes.get("false_negative_rate"),
+            "false_negative_rate_train": notes.get("false_negative_rate_train"),
+            "oracle_test_auc": notes.get("oracle_test_auc_random"),
+            "model": model_label(config),
+            "seed": config["seed"],
+            "epochs": result.get("timing", {}).get("epochs", config["epochs"]),
+            "teacher": (config.get("teacher") or "trained") if distils else "",
+            "fnd_scale": (config.get("fnd_scale") or "paper") if distils else "",
+            "fnd_alpha": config["fnd_alpha"] if distils else "",
+            "teacher_epochs": ((config.get("teacher_config") or {}).get("epochs", "")
+                               if distils and config.get("teacher") != "oracle" else ""),
+            "user_auc": result["test_result"]["user_auc"],
+            "user_ndcg": result["test_result"]["user_ndcg"],
+            "valid_user_auc": (result.get("best_valid_result") or {}).get("user_auc"),
+            "results_json": os.path.relpath(path),
+        })
+    rows.sort(key=lambda r: (r["false_negative_rate"] or 0, r["model"], r["seed"]))
+    return rows
+
+
+def summarize(rows):
+    """{(dataset, model): {"fnr", "auc": (mean, std) x 100, "ndcg", "seeds", "oracle"}} in row order."""
+    groups = defaultdict(list)
+    for row in rows:
+        groups[row["dataset"], row["model"]].append(row)
+    summary = {}
+    for key, group in groups.items():
+        auc = np.array([r["user_auc"] for r in group]) * 100
+        ndcg = np.array([r["user_ndcg"] for r in group]) * 100
+        summary[key] = {"fnr": group[0]["false_negative_rate"], "fnr_train": group[0]["false_negative_rate_train"],
+                        "oracle": group[0]["oracle_test_auc"], "auc": (auc.mean(), auc.std()),
+                        "ndcg": (ndcg.mean(), ndcg.std()), "seeds": len(group),
+                        "epochs": sorted({r["epochs"] for r in group})}
+    return summary
+
+
+def _cell(mean_std, seeds):
+    mean, std = mean_std
+    return f"{mean:.2f} ± {std:.2f}" if seeds > 1 else f"{mean:.2f}"
+
+
+def markdown(rows, summary, command=None):
+    models = sorted({m for _, m in summary}, key=lambda m: (m != "NPair", m))
+    datasets = sorted({d for d, _ in summary}, key=lambda d: next(s["fnr"] or 0 for (dd, _), s in summary.items()
+                                                                   if dd == d))
+    table = []
+    for dataset in datasets:
+        first = next(s for (d, _), s in summary.items() if d == dataset)
+        cells = []
+        for model in models:
+            s = summary.get((dataset, model))
+            cells.append(f"{_cell(s['auc'], s['seeds'])} ({s['seeds']})" if s else "-")
+        table.append([dataset, f"{100 * first['fnr']:.1f}" if first["fnr"] is not None else "?",
+                      f"{100 * first['fnr_train']:.1f}" if first["fnr_train"] is not None else "?",
+                      f"{100 * first['oracle']:.2f}" if first["oracle"] is not None else "?"] + cells)
+    header = ["dataset", "false negatives, test (%)", "false negatives, train (%)", "oracle AUC"] + models
+    epochs = sorted({e for s in summary.values() for e in s["epochs"]})
+    text = [
+        "# FND and false negatives",
+        "",
+        "Test `user_auc` x 100 (mean ± std over seeds, seeds in brackets) of the N-pair student and FND students "
+        "against the share of random negatives that fit their user (false negatives: the generator's true "
+        "preference of the negative reaches the median of the user's positives; measured on the random test "
+        "negatives and on the random training negatives). The oracle AUC is the ceiling (the true preference "
+        "as the score).",
+        "",
+        format_table(header, table),
+        "",
+        f"Epochs per run: {', '.join(map(str, epochs))}. One row per run: `fnd-premise.csv`; plot: `fnd-premise.png`.",
+    ]
+    if command:
+        text += ["", "Made by:", "", "```bash", command, "```"]
+    return "\n".join(text) + "\n"
+
+
+def write_csv(rows, path):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(buffer.getvalue())
+
+
+def plot(summary, path):
+    """AUC x 100 against the false-negative rate (%), error bars = std over seeds; the oracle dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    models = sorted({m for _, m in summary}, key=lambda m: (m != "NPair", m))
+    for k, model in enumerate(models):
+        points = sorted((s["fnr"] * 100, s["auc"]) for (_, m), s in summary.items() if m == model)
+        x = np.array([p[0] for p in points]) + (k - (len(models) - 1) / 2) * 0.25  # small offsets: bars apart
+        ax.errorbar(x, [p[1][0] for p in points], yerr=[p[1][1] for p in points], marker="o", capsize=3,
+                    label=model)
+    oracle = sorted({(s["fnr"] * 100, s["oracle"] * 100) for s in summary.values() if s["oracle"] is not None})
+    if oracle:
+        ax.plot([p[0] for p in oracle], [p[1] for p in oracle], "k--", linewidth=1, label="oracle (ceiling)")
+    ax.set_xlabel("false negatives among random test negatives (%)")
+    ax.set_ylabel("test user AUC x 100")
+    ax.set_title("FND vs N-pair as false negatives grow (synthetic630)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png")
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m recbole_outfit.benchmarks.fnd_premise",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", default="saved/fnd_premise", help="folder of finished runs' results JSON files")
+    parser.add_argument("--out", default="results/fnd-premise", help="output path without extension")
+    parser.add_argument("--no_plot", action="store_true", help="skip the PNG (no matplotlib)")
+    args = parser.parse_args(argv)
+    rows = read_runs(args.runs)
+    if not rows:
+        print(f"error: no finished runs (results JSON files) under {args.runs}", file=sys.stderr)
+        return 2
+    summary = summarize(rows)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    write_csv(rows, args.out + ".csv")
+    command = "python -m recbole_outfit.benchmarks.fnd_premise " + " ".join(sys.argv[1:] if argv is None else argv)
+    with atomic_write(args.out + ".md", "w", encoding="utf-8") as f:
+        f.write(markdown(rows, summary, command.strip()))
+    if not args.no_plot:
+        plot(summary, args.out + ".png")
+    print(f"{len(rows)} runs -> {args.out}.md, .csv" + ("" if args.no_plot else ", .png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
