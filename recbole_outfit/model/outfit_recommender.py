@@ -83,9 +83,10 @@ class OutfitRecommender(GeneralRecommender):
 
         # define layers and loss
         self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
-        self.preprocess = ImagePreprocessor(flip=config["image_flip"])
+        self.preprocess = ImagePreprocessor(flip=config["image_flip"], channels_last=config["channels_last"])
         self.item_encoder = build_backbone(config["backbone"], self.embedding_size, config["backbone_weights"],
-                                           config["backbone_dropout"], config["backbone_extra_fc"])
+                                           config["backbone_dropout"], config["backbone_extra_fc"],
+                                           channels_last=config["channels_last"])
         self.outfit_encoder = self.build_outfit_encoder(config)
 
         # parameters initialization
