@@ -54,7 +54,7 @@ class FHN(OutfitRecommender):
         for category, layer in enumerate(self.code_layers):
             rows = categories == category
             if rows.any():
-                codes[rows] = torch.tanh(layer(features[rows]))
+                codes[rows] = torch.tanh(layer(features[rows])).to(codes.dtype)  # float32 also under autocast
         return codes
 
     def scores(self, users, outfits):

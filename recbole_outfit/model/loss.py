@@ -2,13 +2,17 @@
 
 All take scores that are cosine similarities ``r`` and return a scalar mean over the batch. ``neg_mask``
 (``[B, N]`` bool, True = use) drops entries of a shared negative pool that must not count for a row
-(e.g. a user's own positive when other users' positives serve as negatives).
+(e.g. a user's own positive when other users' positives serve as negatives). Every loss computes in float32,
+also inside an autocast region (``enable_amp``): see :mod:`recbole_outfit.model.precision`.
 """
 
 import torch
 import torch.nn.functional as F
 
+from recbole_outfit.model.precision import float32
 
+
+@float32
 def npair_loss(pos, neg, tau, neg_mask=None):
     """Eq. 10: ``-1/B sum log( e^{r_ij/tau} / (e^{r_ij/tau} + sum_k e^{r_ijk/tau}) )``.
 
@@ -21,6 +25,7 @@ def npair_loss(pos, neg, tau, neg_mask=None):
     return (torch.logsumexp(logits, dim=1) - pos / tau).mean()
 
 
+@float32
 def fnd_loss(pos, neg, d, tau, neg_mask=None):
     """Eq. 13-14: the N-pair loss with each negative's term ``exp(d_ijk * r_ijk / tau)``.
 
@@ -30,6 +35,7 @@ def fnd_loss(pos, neg, d, tau, neg_mask=None):
     return npair_loss(pos, d * neg, tau, neg_mask)
 
 
+@float32
 def nt_xent(z1, z2, tau):
     """Eq. 17-18: NT-Xent over 2N views; ``z1[n]`` and ``z2[n]`` are the two views of outfit n.
 
@@ -44,6 +50,7 @@ def nt_xent(z1, z2, tau):
     return F.cross_entropy(similarity, partner)
 
 
+@float32
 def bpr_loss(pos, neg, tau=1.0, neg_mask=None):
     """BPR with temperature (the paper's fair baseline setting, section 4.1.3):
     ``-mean log sigmoid((r_ij - r_ijk) / tau)`` over every (row, negative) pair."""

@@ -24,6 +24,7 @@ from recbole.utils import InputType
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
+from recbole_outfit.model.precision import float32
 
 NEGATIVE_POOLS = ("own", "batch", "batch_and_positives")
 
@@ -60,6 +61,13 @@ class OutfitRecommender(GeneralRecommender):
 
     input_type = InputType.PAIRWISE
     other_parameter_name = ["user_tokens"]  # saved in checkpoints: maps embedding rows back to user ids
+
+    def __init_subclass__(cls, **kwargs):
+        """Scores are computed in float32 under mixed precision (ties, temperature-0.1 softmaxes), in every
+        subclass that defines its own ``scores``: see :mod:`recbole_outfit.model.precision`."""
+        super().__init_subclass__(**kwargs)
+        if "scores" in cls.__dict__:
+            cls.scores = float32(cls.__dict__["scores"])
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -105,14 +113,16 @@ class OutfitRecommender(GeneralRecommender):
     # ------------------------------------------------------------------ encoders
 
     def encode_images(self, garments):
-        """Item encoder f on the images of ``garments`` ``[G]`` -> ``[G, d]`` (in chunks)."""
+        """Item encoder f on the images of ``garments`` ``[G]`` -> ``[G, d]`` float32 (in chunks). Under autocast
+        the encoder computes in low precision and its features are cast up, so caches and index writes keep
+        one dtype."""
         device = self.user_embedding.weight.device
         if device.type == "cuda" and self.images.on_device is None and self.images.place != "cpu":
             self.images.to(device)
         chunks = []
         for part in garments.split(self.garment_batch_size):
             images = self.images.gather(self.garment_image_row[part], device)  # [g, 3, S, S] uint8
-            chunks.append(self.item_encoder(self.preprocess(images)))
+            chunks.append(self.item_encoder(self.preprocess(images)).float())
         return torch.cat(chunks) if chunks else garments.new_zeros((0, self.embedding_size), dtype=torch.float)
 
     def encode_garments(self, garments):
@@ -159,8 +169,9 @@ class OutfitRecommender(GeneralRecommender):
 
     # ------------------------------------------------------------------ scores
 
+    @float32
     def scores(self, users, outfits):
-        """Preference scores r (Eq. 9: cos(u_i, o_j)).
+        """Preference scores r (Eq. 9: cos(u_i, o_j)), in float32 (also under autocast).
 
         users ``[B]``; outfits ``[M, d]`` (every user with every outfit) or ``[B, M, d]`` (each user with its
         own M outfits) -> ``[B, M]``.

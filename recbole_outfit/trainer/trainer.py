@@ -6,7 +6,9 @@
 * SGD with momentum (``learner: sgd`` + ``momentum``; the paper trains every model this way), since
   RecBole's ``sgd`` has no momentum;
 * checkpoint names that cannot collide (RecBole names them by model and second, so two runs started in the
-  same second overwrite each other): ``<model>-<dataset>-<time>-<random>.pth``.
+  same second overwrite each other): ``<model>-<dataset>-<time>-<random>.pth``;
+* ``enable_amp`` as it should work on each device (bfloat16 autocast on CUDA, float16 with loss scaling where
+  bfloat16 is missing, ignored with a log line on CPU): :mod:`recbole_outfit.trainer.precision`.
 """
 
 import os
@@ -20,9 +22,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
 from recbole_outfit.evaluator.collector import PerUserCollector
+from recbole_outfit.trainer.precision import MixedPrecisionMixin
 
 
-class OutfitTrainerMixin:
+class OutfitTrainerMixin(MixedPrecisionMixin):
     def __init__(self, config, model):
         distributed_cpu = not config["single_spec"] and config["device"].type == "cpu"
         with as_single_process(config, when=distributed_cpu):  # RecBole's DDP wrapper is CUDA-only
