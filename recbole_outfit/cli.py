@@ -8,6 +8,10 @@ a malformed file) prints one paragraph and exits with status 2.
 import argparse
 import sys
 
+from recbole_outfit.benchmarks.compare import compare
+from recbole_outfit.errors import OutfitError
+from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
+
 DEFAULT_MODEL = "FNDCL"
 DEFAULT_DATASET = "synthetic630"
 
@@ -30,21 +34,14 @@ def build_parser():
 
 
 def main(argv=None):
-    from recbole_outfit.errors import OutfitError
-    from recbole_outfit.quick_start import run_recbole_outfit
-
     args, _ = build_parser().parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     models = [m for m in args.model.split(",") if m]
     try:
         if len(models) > 1 or args.seeds > 1:
-            from recbole_outfit.benchmarks.compare import compare
-
             command = "python run_recbole_outfit.py " + " ".join(sys.argv[1:] if argv is None else argv)
             compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)
         elif args.nproc > 1 or args.world_size > 1:
-            from recbole_outfit.quick_start import run_distributed
-
             run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
                             ip=args.ip, port=args.port, group_offset=args.group_offset)
         else:

@@ -1,16 +1,16 @@
 """Every fix that RecBole 1.2.1 needs on today's numpy / pandas / torch, in one place.
 
-Applied once, on ``import recbole_outfit`` (see DESIGN.md section 2 for how each was found):
+Applied on ``import recbole_outfit``, each as narrow as the breakage it fixes (each found by running RecBole 1.2.1 on these packages):
 
-* **numpy aliases.** RecBole's ``Config.compatibility_settings`` assigns ``np.float = np.float_`` and friends,
-  and ``Dataset._fill_nan`` uses ``np.float``. ``np.float_`` is gone in numpy 2, so the assignment itself
-  crashes there. We install the aliases from types that exist in every numpy and make RecBole's method do
-  the same.
-* **torch.load and weights_only.** Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``;
-  RecBole's checkpoints pickle the whole ``Config``, so ``Trainer.evaluate(load_best_model=True)`` and
-  ``Trainer.resume_checkpoint`` fail. We wrap exactly those two methods so that, while they run, checkpoint
-  loading trusts the file (RecBole wrote it itself, in ``checkpoint_dir``). :func:`load_checkpoint` does the
-  same for our own readers. Nothing else in the process is affected.
+* **numpy aliases.** RecBole's ``Config.compatibility_settings`` assigns ``np.float = np.float_`` and friends
+  when a Config is built, and ``Dataset._fill_nan`` uses ``np.float``. ``np.float_`` is gone in numpy 2, so
+  the assignment itself crashes there. RecBole's method is replaced by one that installs the aliases from
+  types every numpy has, at the same moment RecBole would (nothing is set at import).
+* **warnings.** No process-wide filter: pandas' warnings about RecBole's in-place ``fillna`` are silenced
+  only while an ``OutfitDataset`` loads (``data/dataset.py``); every other warning reaches the user.
+* **torch.load and weights_only.** Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, and a
+  pickled RecBole ``Config`` needs full unpickling. The plugin's ``Config`` pickles as plain data instead and
+  is allowlisted for the weights-only loader (``recbole_outfit/checkpoint.py``), so no switch is needed here.
 * **recbole.quick_start is never imported.** It imports ray, which needs ``pkg_resources`` (setuptools < 81)
   and ``np.bool8`` (numpy < 2). The plugin has its own quick start (as RecBole-GNN does).
 * **pandas 3** makes RecBole's ``df[field].fillna(..., inplace=True)`` a no-op under copy-on-write; the
@@ -24,13 +24,10 @@ Applied once, on ``import recbole_outfit`` (see DESIGN.md section 2 for how each
 """
 
 import contextlib
-import functools
 import logging
-import os
-import warnings
 
 import numpy as np
-import torch
+
 
 _NUMPY_ALIASES = {
     "bool": np.bool_,
@@ -48,29 +45,6 @@ def install_numpy_aliases():
     """Set the removed numpy aliases RecBole 1.2.1 uses, from types every numpy version has."""
     for name, value in _NUMPY_ALIASES.items():
         setattr(np, name, value)
-
-
-@contextlib.contextmanager
-def trusted_checkpoint_loading():
-    """Within this block ``torch.load`` unpickles full objects (``weights_only=False``) unless a caller asks
-    otherwise. Use only around loads of files this library or RecBole wrote itself."""
-    key = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
-    previous = os.environ.get(key)
-    os.environ[key] = "1"
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD.*")
-            yield
-    finally:
-        if previous is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = previous
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """Load a RecBole / recbole-outfit checkpoint (a pickled dict holding the Config) on any torch version."""
-    return torch.load(path, map_location=map_location, weights_only=False)
 
 
 def distributed_backend(device_is_cuda):
@@ -110,32 +84,11 @@ def init_run_logger(config):
     _RUN_LOG_HANDLERS.extend(h for h in root.handlers if h not in before)
 
 
-def _trusting(method):
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        with trusted_checkpoint_loading():
-            return method(*args, **kwargs)
-
-    wrapper.__recbole_outfit_patched__ = True
-    return wrapper
-
-
 def apply():
     """Apply every fix; idempotent."""
-    install_numpy_aliases()
-    # RecBole's ``df[col].fillna(..., inplace=True)`` works on pandas < 3 but warns on every load
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"recbole\.data")
-    # RecBole's trainer builds torch.cuda.amp.GradScaler (deprecated alias) every epoch
-    warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.cuda\.amp\.GradScaler.*")
-
     from recbole.config.configurator import Config
-    from recbole.trainer.trainer import Trainer
 
     Config.compatibility_settings = lambda self: install_numpy_aliases()
-    for name in ("evaluate", "resume_checkpoint"):
-        method = getattr(Trainer, name)
-        if not getattr(method, "__recbole_outfit_patched__", False):
-            setattr(Trainer, name, _trusting(method))
 
 
 apply()

@@ -9,80 +9,85 @@ so a name RecBole does not know never reaches RecBole's ``get_model``.
 Derived after loading: ``benchmark_filename = [train, <valid_split>, test(, test_hard)]``.
 """
 
-import glob
 import os
-import re
 
-import recbole
+import torch
+import yaml
+import torch.distributed as dist
 from recbole.config.configurator import Config as RecBoleConfig
 
-from recbole_outfit.errors import ConfigError
-
-PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
-
-
-def properties_dir():
-    """``properties/`` at the repository top (source checkout / editable install) or inside the wheel."""
-    for candidate in (os.path.join(PACKAGE_DIR, "..", "properties"), os.path.join(PACKAGE_DIR, "properties")):
-        if os.path.isfile(os.path.join(candidate, "overall.yaml")):
-            return os.path.normpath(candidate)
-    raise ConfigError("the plugin's properties/ folder is missing", where=PACKAGE_DIR,
-                      fix="reinstall recbole-outfit (pip install -e . from the repository)")
+from recbole_outfit.checkpoint import plain, restore
+from recbole_outfit.compat import distributed_backend
+from recbole_outfit.errors import ConfigError, location
+from recbole_outfit.settings import check_types, known_datasets, properties_dir
+from recbole_outfit.utils import get_model, is_outfit_model
+from recbole_outfit.validation import validate
 
 
-def known_datasets():
-    folder = os.path.join(properties_dir(), "dataset")
-    return sorted(name[:-5] for name in os.listdir(folder) if name.endswith(".yaml"))
-
-
-_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple),
-          "dict": (dict,), "none": (type(None),)}
-_DOCUMENTED = re.compile(r"^([A-Za-z_]\w*):[^#]*#\s*\(([^)]*)\)")
-
-
-def documented_types():
-    """{key: allowed python types} from the ``# (type)`` comments of RecBole's and the plugin's yaml files."""
-    recbole_dir = os.path.join(os.path.dirname(recbole.__file__), "properties")
-    files = [os.path.join(recbole_dir, "overall.yaml"), os.path.join(recbole_dir, "dataset", "sample.yaml")]
-    folder = properties_dir()
-    files += [os.path.join(folder, "overall.yaml"), os.path.join(folder, "outfit.yaml")]
-    files += sorted(glob.glob(os.path.join(folder, "model", "*.yaml")))
-    files += sorted(glob.glob(os.path.join(folder, "dataset", "*.yaml")))
-    types = {}
-    for file in files:
-        with open(file, "r", encoding="utf-8") as f:
-            for line in f:
-                match = _DOCUMENTED.match(line)
-                if match:
-                    names = [t.strip().lower() for t in match.group(2).split(" or ")]
-                    if all(n in _TYPES for n in names):
-                        types[match.group(1)] = tuple(t for n in names for t in _TYPES[n])
-    return types
-
-
-def check_types(config_dict, types=None):
-    """Raise ``ConfigError`` for the first key whose value does not have its documented type (None is
-    always allowed: ``~`` means "not set")."""
-    types = types or documented_types()
-    for key, allowed in types.items():
-        value = config_dict.get(key)
-        if value is None or (isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)):
-            continue
-        expected = " or ".join(sorted({t.__name__ for t in allowed}))
-        raise ConfigError(
-            f"{key} must be {expected}, got {value!r} ({type(value).__name__})", where=f"config key {key!r}",
-            fix=f"set it in a yaml file or as --{key}=<{expected}>; lists are written like \"['a','b']\"",
-        )
+# the configuration dicts a Config holds; a checkpoint keeps them as plain data (see __getstate__)
+_STATE_DICTS = ("file_config_dict", "variable_config_dict", "cmd_config_dict", "external_config_dict",
+                "internal_config_dict", "final_config_dict", "parameters")
 
 
 class Config(RecBoleConfig):
-    """RecBole ``Config`` for recbole-outfit; arguments as RecBole's."""
+    """RecBole ``Config`` for recbole-outfit; arguments as RecBole's.
+
+    Pickles as plain data (``__getstate__``), so checkpoints holding it load with torch's weights-only loader;
+    it is the one class the plugin adds to that loader's allowlist (see ``recbole_outfit/checkpoint.py``).
+    """
 
     def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, command_line=True):
         """``command_line=False`` ignores ``--key=value`` in ``sys.argv`` (for stages a run trains on its own)."""
         self._read_command_line = command_line
+        self.config_file_list = list(config_file_list or [])
         super().__init__(model, dataset, config_file_list, config_dict)
         self._derive_outfit_settings()
+
+    def __getstate__(self):
+        state = {name: plain(getattr(self, name)) for name in _STATE_DICTS if hasattr(self, name)}
+        state.update(model=self.model, dataset=self.dataset, read_command_line=self._read_command_line)
+        return state
+
+    def __setstate__(self, state):
+        if "yaml_loader" in state:  # pickled by an earlier version (only loadable with --trust_checkpoint)
+            self.__dict__.update(state)
+            return
+        for name in _STATE_DICTS:
+            setattr(self, name, restore(state.get(name, {})))
+        self.model, self.dataset = state["model"], state["dataset"]
+        self._read_command_line = state.get("read_command_line", False)
+        try:
+            self.model_class = get_model(self.model)
+        except ConfigError:  # a stage model that is not registered (the garment autoencoder)
+            self.model_class = None
+        self.yaml_loader = self._build_yaml_loader()
+
+    def _load_config_files(self, file_list):
+        """RecBole's reader, with one clear error per missing, unreadable or malformed file (file and line)."""
+        settings = {}
+        for file in file_list or []:
+            if not os.path.isfile(file):
+                raise ConfigError(f"config file {file!r} does not exist", where="--config_files",
+                                  fix="give existing yaml files, separated by spaces: --config_files=\"a.yaml b.yaml\"")
+            try:
+                with open(file, "r", encoding="utf-8-sig") as f:
+                    loaded = yaml.load(f.read(), Loader=self.yaml_loader)
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                line = mark.line + 1 if mark is not None else None
+                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+                raise ConfigError(f"not valid YAML: {problem}", where=location(file, line),
+                                  fix="write one 'key: value' per line (lists as [a, b]); check quotes and indentation") from None
+            except (OSError, UnicodeDecodeError) as error:
+                raise ConfigError(f"cannot read config file ({error})", where=file,
+                                  fix="give a readable UTF-8 yaml file") from None
+            if loaded is None:
+                continue
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"a config file must hold 'key: value' lines, this one holds a {type(loaded).__name__}",
+                                  where=file, fix="write one 'key: value' per line")
+            settings.update(loaded)
+        return settings
 
     def _load_cmd_line(self):
         return super()._load_cmd_line() if self._read_command_line else {}
@@ -93,11 +98,6 @@ class Config(RecBoleConfig):
         config = self.final_config_dict
         if "local_rank" not in config:
             return super()._init_device()
-        import torch
-        import torch.distributed as dist
-
-        from recbole_outfit.compat import distributed_backend
-
         gpu_id = config["gpu_id"]
         gpu_id = ",".join(map(str, gpu_id)) if isinstance(gpu_id, tuple) else str(gpu_id)
         config["gpu_id"] = gpu_id
@@ -117,8 +117,6 @@ class Config(RecBoleConfig):
             config["verbose"] = False
 
     def _get_model_and_dataset(self, model, dataset):
-        from recbole_outfit.utils import get_model
-
         if model is None:
             model = self.external_config_dict.get("model")
             if model is None:
@@ -134,15 +132,12 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        from recbole_outfit.model.outfit_recommender import OutfitRecommender
-
         folder = properties_dir()
         layers = [os.path.join(folder, "overall.yaml")]
-        if isinstance(model_class, type) and issubclass(model_class, OutfitRecommender):
+        if is_outfit_model(model_class):
             # a variant inherits its parent's settings: FND reads FNDCL.yaml, then FND.yaml
             layers.append(os.path.join(folder, "outfit.yaml"))
-            lineage = [c.__name__ for c in reversed(model_class.__mro__)
-                       if isinstance(c, type) and issubclass(c, OutfitRecommender) and c is not OutfitRecommender]
+            lineage = [c.__name__ for c in reversed(model_class.__mro__) if is_outfit_model(c)]
         else:
             lineage = [model]
         layers += [os.path.join(folder, "model", f"{name}.yaml") for name in lineage]
@@ -157,6 +152,7 @@ class Config(RecBoleConfig):
     def _derive_outfit_settings(self):
         config = self.final_config_dict
         check_types(config)
+        validate(self)
         if config.get("valid_split") not in (None, "valid_teacher", "valid_student"):
             raise ConfigError(f"valid_split must be valid_teacher or valid_student, got {config['valid_split']!r}",
                               where="valid_split", fix="the validation halves are valid_teacher and valid_student")
@@ -165,3 +161,6 @@ class Config(RecBoleConfig):
             if config.get("test_hard"):
                 files.append("test_hard")
             config["benchmark_filename"] = files
+
+
+torch.serialization.add_safe_globals([Config])  # restores from plain data only (__setstate__ above)

@@ -1,11 +1,13 @@
-"""Readable results: plain-text tables for logs and READMEs, and atomic JSON files."""
+"""Readable results: plain-text tables for logs and READMEs, atomic JSON files, the machine a result came from."""
 
 import json
 import os
-import tempfile
+import platform
 
 import numpy as np
 import torch
+
+from recbole_outfit.atomic import atomic_write
 
 
 def format_table(headers, rows, align=None):
@@ -49,16 +51,16 @@ def to_jsonable(value):
 
 
 def write_json_atomic(path, data):
-    """Write ``data`` as JSON to ``path`` via a temporary file and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(to_jsonable(data), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (creating its folder); return ``path``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path) as f:
+        json.dump(to_jsonable(data), f, indent=1)
     return path
+
+
+def machine_description():
+    """The device results were measured on: the GPU's name, else the CPU with the cores and threads in use."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (GPU)"
+    return (f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} torch threads")

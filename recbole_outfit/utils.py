@@ -2,6 +2,7 @@
 
 import difflib
 import importlib.util
+import warnings
 from logging import getLogger
 
 from recbole.data.dataloader import TrainDataLoader
@@ -9,7 +10,13 @@ from recbole.data.utils import create_samplers
 from recbole.utils import set_color
 from recbole.utils import get_trainer as get_recbole_trainer
 
+from recbole_outfit.data.dataloader import OutfitEvalDataLoader, OutfitTrainDataLoader
+from recbole_outfit.data.dataset import OutfitDataset
+from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.data.sampler import OutfitNegativeSampler
 from recbole_outfit.errors import ConfigError
+from recbole_outfit.model import MODELS, OutfitRecommender
+from recbole_outfit.trainer import OutfitTrainer, with_outfit_evaluation
 
 RECBOLE_MODEL_PACKAGES = ("general_recommender", "context_aware_recommender", "sequential_recommender",
                           "knowledge_aware_recommender")
@@ -18,8 +25,6 @@ RECBOLE_EXLIB_MODELS = {"xgboost": "XGBoost", "lightgbm": "LightGBM"}
 
 def plugin_models():
     """{name: class} of every model this plugin registers."""
-    from recbole_outfit.model import MODELS
-
     return MODELS
 
 
@@ -56,16 +61,13 @@ def get_model(name):
 
 
 def is_outfit_model(model_class):
-    from recbole_outfit.model.outfit_recommender import OutfitRecommender
-
+    """True for the plugin's visual outfit models (subclasses of ``OutfitRecommender``)."""
     return isinstance(model_class, type) and issubclass(model_class, OutfitRecommender)
 
 
 def get_trainer(config, model_class):
     """The plugin's trainer for plugin models; RecBole's trainer for RecBole models, with the plugin's
     evaluation (per-user collector) and optimizer extras mixed in."""
-    from recbole_outfit.trainer import OutfitTrainer, with_outfit_evaluation
-
     if is_outfit_model(model_class):
         return getattr(model_class, "trainer_class", OutfitTrainer)
     return with_outfit_evaluation(get_recbole_trainer(config["MODEL_TYPE"], config["model"]))
@@ -73,11 +75,10 @@ def get_trainer(config, model_class):
 
 def create_dataset(config):
     """Make sure the atomic files exist (converting or generating them), then load an ``OutfitDataset``."""
-    from recbole_outfit.data.dataset import OutfitDataset
-    from recbole_outfit.data.prepare import ensure_atomic_dataset
-
     ensure_atomic_dataset(config)
-    return OutfitDataset(config)
+    with warnings.catch_warnings():  # RecBole's in-place fillna on pandas < 3: one FutureWarning per field
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"recbole\.data")
+        return OutfitDataset(config)
 
 
 def data_preparation(config, dataset):
@@ -87,9 +88,6 @@ def data_preparation(config, dataset):
         ``(train_data, valid_data, test_data)`` where ``test_data`` is a dict ``{split name: dataloader}``
         holding ``test`` and, with ``test_hard: True``, ``test_hard``.
     """
-    from recbole_outfit.data.dataloader import OutfitEvalDataLoader, OutfitTrainDataLoader
-    from recbole_outfit.data.sampler import OutfitNegativeSampler
-
     built = dataset.build()
     names = config["benchmark_filename"]
     by_name = dict(zip(names, built))

@@ -129,7 +129,7 @@ def test_staged_pipeline_trains_then_reuses_every_stage(workspace, run_dir, capl
     assert second["test_result"] == pytest.approx(first["test_result"], abs=1e-2)
 
     # the student checkpoint holds no teacher weights
-    from recbole_outfit.compat import load_checkpoint
+    from recbole_outfit.checkpoint import load_checkpoint
 
     state = load_checkpoint(second["checkpoint"])["state_dict"]
     assert not any(k.startswith("teacher") for k in state)

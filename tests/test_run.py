@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from recbole_outfit.compat import load_checkpoint
+from recbole_outfit.checkpoint import load_checkpoint
 from recbole_outfit.config import Config
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.trainer import OutfitTrainer
@@ -63,7 +63,7 @@ def run_cli(*args, cwd):
     (["--model=Teacher", "--dataset=nosuchdata"], ["dataset 'nosuchdata' has no converted files",
                                                     "known datasets: polyvore32", "synthetic630", "Polyvore-U"]),
     (["--model=Teacher", "--dataset=synthetic630", "--epochs=many"], ["epochs must be int, got 'many'"]),
-    (["--model=Teacher", "--dataset=synthetic630", "--backbone=XXL"], ["unknown backbone 'XXL'", "large, M, S, XS"]),
+    (["--model=Teacher", "--dataset=synthetic630", "--backbone=XXL"], ["backbone must be one of large, M, S, XS, got 'XXL'"]),
 ])
 def test_cli_errors_are_one_paragraph(args, phrases, workspace, run_dir):
     given = {a[2:].split("=")[0] for a in args} | ({"raw_path"} if "--dataset=nosuchdata" in args else set())

@@ -20,25 +20,27 @@ import hashlib
 import io
 import json
 import os
-import platform
 import time
 from logging import getLogger
 
 import numpy as np
-import torch
 
+from recbole_outfit import quick_start
+from recbole_outfit.atomic import atomic_write
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
-from recbole_outfit.report import format_table
-
-METRICS = ("user_auc", "user_ndcg")
+from recbole_outfit.data.convert import read_manifest
+from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.evaluator.metrics import metric_label
+from recbole_outfit.pipeline import RESULT_ONLY_KEYS, STAGES, fingerprint, train_and_test
+from recbole_outfit.report import format_table, machine_description, write_json_atomic
+from recbole_outfit.utils import get_model
 
 
 def teacher_row(config):
-    """The results of the teacher a student with ``config`` distils from (training it if needed)."""
-    from recbole_outfit.trainer.stages import teacher_stage
-
-    path = teacher_stage(config)
+    """The results of the teacher a student with ``config`` distils from: the teacher stage's own run (trained
+    once and reused by every student of that seed), not a second Teacher trained for the table."""
+    path = STAGES["teacher"].build(config, train_and_test)
     with open(path[:-4] + ".json", "r", encoding="utf-8") as f:
         return json.load(f)
 
@@ -52,9 +54,6 @@ def parse_model_spec(spec):
 
 def finished_run_path(config):
     """Where the result of the run ``config`` describes is kept once finished (see the module docstring)."""
-    from recbole_outfit.data.prepare import ensure_atomic_dataset
-    from recbole_outfit.trainer.stages import RESULT_ONLY_KEYS, fingerprint
-
     ensure_atomic_dataset(config)  # the fingerprint reads the converted dataset's manifest
     evaluation = json.dumps({k: str(config[k]) for k in RESULT_ONLY_KEYS if k in config}, sort_keys=True)
     key = hashlib.sha1(f"{fingerprint(config)}|{evaluation}".encode("utf-8")).hexdigest()[:12]
@@ -64,9 +63,6 @@ def finished_run_path(config):
 
 def run_model(spec, dataset, seed, config_file_list, config_dict):
     """The result of ``spec`` on ``dataset`` with ``seed``: a finished run's when there is one, else a new run."""
-    from recbole_outfit.quick_start import run_recbole_outfit
-    from recbole_outfit.report import write_json_atomic
-
     model, own = parse_model_spec(spec)
     settings = {**(config_dict or {}), **own, "seed": seed}
     if model == "Teacher" and not own:  # the stage teacher: already kept and reused by the teacher stage
@@ -76,7 +72,7 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
     if os.path.isfile(path):
         getLogger().info(f"[compare] {spec}, seed {seed}: reusing the finished run {path}")
     else:
-        write_json_atomic(path, run_recbole_outfit(model, dataset, config_file_list=config_file_list,
+        write_json_atomic(path, quick_start.run_recbole_outfit(model, dataset, config_file_list=config_file_list,
                                                    config_dict=settings))
     with open(path, "r", encoding="utf-8") as f:  # one form for new and reused runs (JSON keys are strings)
         return json.load(f)
@@ -92,14 +88,11 @@ def model_settings(models, dataset, config_file_list, config_dict):
     """Each row's settings from its own yaml (a Teacher row is the teacher stage's, from ``Teacher.yaml``):
     ``{key: {"all": value, "absent": [specs without the key]}}`` for a value the rows share, else
     ``{key: {model spec: value}}``."""
-    from recbole_outfit.model.fndcl import FNDCL
-    from recbole_outfit.utils import get_model
-
     values = {}
     for spec in models:
         name, own = parse_model_spec(spec)
         config = Config(name, dataset, config_file_list=config_file_list, config_dict={**(config_dict or {}), **own})
-        distils = issubclass(get_model(name), FNDCL)
+        distils = "teacher" in getattr(get_model(name), "needs", ())
         values[spec] = {k: config[k] for k in SHOWN_SETTINGS
                         if k in config and (distils or k not in DISTILLATION_SETTINGS)}
     settings = {}
@@ -120,13 +113,13 @@ def _mean_std(values):
     return float(values.mean()), float(values.std())
 
 
-def summarize(results):
+def summarize(results, metrics):
     """{model: [result, ...]} -> {model: {metric: (mean, std) x 100, ..., "runs": n}}: test metrics, test_hard
     metrics (``hard_<metric>``) and cold-start AUC (``cold``: {strategy: {K: (mean, std)}}) when present."""
     summary = {}
     for model, runs in results.items():
         row = {"runs": len(runs)}
-        for metric in METRICS:
+        for metric in metrics:
             row[metric] = _mean_std([r["test_result"][metric] * 100 for r in runs])
             if all("test_hard_result" in r for r in runs):
                 row[f"hard_{metric}"] = _mean_std([r["test_hard_result"][metric] * 100 for r in runs])
@@ -140,12 +133,6 @@ def summarize(results):
         row["seconds_per_epoch"] = float(np.mean(epochs)) if epochs else None
         summary[model] = row
     return summary
-
-
-def _machine():
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
 
 
 def _cell(value, runs, best):
@@ -191,11 +178,12 @@ def _setting_text(by_model):
     return f"`{by_model['all']}`" + (f" (not used by {', '.join(absent)})" if absent else "")
 
 
-def write_tables(summary, dataset, command, settings, manifest, out_dir="results"):
-    """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown."""
-    columns = [(m, h) for m, h in zip(METRICS, ("AUC", "NDCG"))]
-    if any("hard_user_auc" in row for row in summary.values()):
-        columns += [(f"hard_{m}", f"{h} (hard)") for m, h in zip(METRICS, ("AUC", "NDCG"))]
+def write_tables(summary, dataset, command, settings, manifest, out_dir="results", metrics=("user_auc", "user_ndcg")):
+    """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown. ``metrics``: the columns
+    (the run's ``metrics`` setting), each headed by its metric's label."""
+    columns = [(m, metric_label(m)) for m in metrics]
+    if any(f"hard_{metrics[0]}" in row for row in summary.values()):
+        columns += [(f"hard_{m}", f"{metric_label(m)} (hard)") for m in metrics]
     table = _metric_table(summary, columns) + _cold_table(summary)
     counts = (manifest or {}).get("counts", {})
     stats = format_table(["users", "outfits", "garments", "train", "valid (student)", "test"], [[
@@ -206,7 +194,7 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
     markdown = (
         f"# {dataset}\n\nTest `user_auc` (AUC) and `user_ndcg` (NDCG, FHN's definition) x 100, mean ± std over "
         f"seeds; best in bold; `(hard)`: the test set whose negatives are other users' positives. Produced by"
-        f"\n\n```bash\n{command}\n```\n\non {_machine()}, "
+        f"\n\n```bash\n{command}\n```\n\non {machine_description()}, "
         f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n\n## Dataset\n\n{stats}\n\n"
         f"(rows: labeled evaluation rows, 1 positive : 10 negatives)\n\n## Settings\n\n{shown}\n"
     )
@@ -220,19 +208,13 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
         writer.writerow([model, *(f"{v:.4f}" if key in row else "" for key in keys for v in row.get(key, (0, 0))),
                          row["runs"], row["seconds_per_epoch"] or ""])
     for suffix, text in (("md", markdown), ("csv", buffer.getvalue())):
-        path = os.path.join(out_dir, f"{dataset}.{suffix}")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_write(os.path.join(out_dir, f"{dataset}.{suffix}")) as f:
             f.write(text)
-        os.replace(tmp, path)
     return markdown
 
 
 def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, out_dir="results", command=None):
     """Run ``models`` on ``dataset`` for ``seeds`` seeds and write the comparison tables."""
-    from recbole_outfit.data.convert import read_manifest
-    from recbole_outfit.utils import get_model
-
     for spec in models:
         get_model(parse_model_spec(spec)[0])  # unknown names fail before anything runs
     base = Config(model=parse_model_spec(models[0])[0], dataset=dataset, config_file_list=config_file_list,
@@ -244,11 +226,12 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
         for model in models:
             getLogger().info(f"[compare] {model} on {dataset}, seed {seed}")
             results[model].append(run_model(model, dataset, seed, config_file_list, config_dict))
-    summary = summarize(results)
+    metrics = [m.lower() for m in base["metrics"]]
+    summary = summarize(results, metrics)
     settings = model_settings(models, dataset, config_file_list, config_dict)
     settings["seeds"] = {"all": seed_list}
     command = command or f"python run_recbole_outfit.py --model={','.join(models)} --dataset={dataset} --seeds={seeds}"
     markdown = write_tables(summary, dataset, command, settings,
-                            read_manifest(base["data_path"], dataset), out_dir)
+                            read_manifest(base["data_path"], dataset), out_dir, metrics)
     getLogger().info(f"Comparison written to {out_dir}/{dataset}.md and .csv\n{markdown}")
     return summary

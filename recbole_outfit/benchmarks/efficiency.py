@@ -23,9 +23,7 @@ Writes ``<out>/efficiency-<dataset>.md`` and prints the tables.
 import argparse
 import logging
 import os
-import platform
 import sys
-import tempfile
 import threading
 import time
 
@@ -34,8 +32,11 @@ import psutil
 import torch
 from recbole.utils import init_seed
 
+from recbole_outfit.atomic import atomic_write
 from recbole_outfit.config import Config
-from recbole_outfit.report import format_table
+from recbole_outfit.model.autoencoder import neighbour_table
+from recbole_outfit.model.distillation import FrozenTeacher
+from recbole_outfit.report import format_table, machine_description
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 PAPER_PARAMS_630 = {"large": 65.99, "M": 28.10, "S": 13.88, "XS": 2.85}  # Table 5, millions
@@ -146,27 +147,19 @@ def scoring_benchmark(dataset_name, sizes, repeats, baseline_repeats, overrides,
     return rows, params, (len(test_loader._dataset), dataset.user_num - 1)  # rows, users (token 0 is padding)
 
 
-def _untrained_teacher(config, dataset, folder):
-    """A randomly initialised Teacher saved as a checkpoint: distillation timing does not depend on weights."""
+def _untrained_teacher_model(config, dataset):
+    """A randomly initialised, frozen Teacher: distillation timing does not depend on weights."""
     teacher_config = Config("Teacher", config["dataset"], config_dict={"data_path": os.path.dirname(
-        os.path.normpath(config["data_path"])), "checkpoint_dir": folder}, command_line=False)
+        os.path.normpath(config["data_path"]))}, command_line=False)
     model = get_model("Teacher")(teacher_config, dataset)
-    path = os.path.join(folder, "untrained-teacher.pth")
-    torch.save({"config": teacher_config, "state_dict": model.state_dict(), "other_parameter": model.other_parameter()},
-               path)
-    return path
+    return model.requires_grad_(False).eval().to(config["device"])
 
 
-def _random_neighbours(dataset, folder, k=10):
+def _random_neighbours(dataset, k=10):
     """A same-category random neighbour table (replace's cost does not depend on which neighbours)."""
-    from recbole_outfit.model.autoencoder import neighbour_table
-
     garments = torch.arange(1, len(dataset.garment_category))
-    table = neighbour_table(torch.randn(len(garments), 16), garments, dataset.garment_category,
-                            len(dataset.garment_category), k)
-    path = os.path.join(folder, "random-neighbours.npz")
-    np.savez(path, table=table.numpy(), tokens=np.asarray(dataset.field2id_token["garment_id"], dtype=str))
-    return path
+    return neighbour_table(torch.randn(len(garments), 16), garments, dataset.garment_category,
+                           len(dataset.garment_category), k)
 
 
 def time_steps(model, loader, device, steps, warmup=3):
@@ -196,41 +189,37 @@ def time_steps(model, loader, device, steps, warmup=3):
 def training_benchmark(dataset_name, steps, overrides):
     """Step time of NPair, FND (cached teacher), FND (teacher forward per step) and FND-CL."""
     logger = logging.getLogger()
-    with tempfile.TemporaryDirectory() as folder:
-        base = Config("FNDCL", dataset_name, config_dict={**overrides, "distill": False, "cl_weight": 0.0},
-                      command_line=False)
-        dataset = create_dataset(base)
-        train_data, _, _ = data_preparation(base, dataset)
-        teacher = _untrained_teacher(base, train_data._dataset, folder)
-        neighbours = _random_neighbours(dataset, folder)
-        variants = [
-            ("N-pair student", {"distill": False, "cl_weight": 0.0}),
-            ("FND, cached teacher", {"teacher_feature_cache": True, "cl_weight": 0.0}),
-            ("FND, teacher forward per step", {"teacher_feature_cache": False, "cl_weight": 0.0}),
-            ("FND-CL, cached teacher", {"teacher_feature_cache": True}),
-        ]
-        rows = []
-        for name, settings in variants:
-            config = Config("FNDCL", dataset_name, config_dict={**overrides, "teacher_checkpoint": teacher,
-                                                                 "neighbour_table": neighbours, **settings},
-                            command_line=False)
-            init_seed(config["seed"], True)
-            model = get_model("FNDCL")(config, train_data._dataset).to(config["device"])
-            mean, std = time_steps(model, train_data, config["device"], steps)
-            logger.info(f"{name}: {mean * 1000:.0f} ms +- {std * 1000:.0f} per step")
-            rows.append((name, mean, std))
+    base = Config("FNDCL", dataset_name, config_dict={**overrides, "distill": False, "cl_weight": 0.0},
+                  command_line=False)
+    dataset = create_dataset(base)
+    train_data, _, _ = data_preparation(base, dataset)
+    neighbours = _random_neighbours(dataset)
+    variants = [
+        ("N-pair student", {"distill": False, "cl_weight": 0.0}),
+        ("FND, cached teacher", {"teacher_feature_cache": True, "cl_weight": 0.0}),
+        ("FND, teacher forward per step", {"teacher_feature_cache": False, "cl_weight": 0.0}),
+        ("FND-CL, cached teacher", {"teacher_feature_cache": True}),
+    ]
+    rows = []
+    for name, settings in variants:
+        config = Config("FNDCL", dataset_name, config_dict={**overrides, **settings}, command_line=False)
+        teacher = None
+        if config["distill"]:  # a fresh frozen teacher per variant: the cached one drops its item encoder
+            teacher = FrozenTeacher(_untrained_teacher_model(config, train_data._dataset), config["fnd_alpha"],
+                                    feature_cache=config["teacher_feature_cache"])
+            teacher.prepare(train_data._dataset)
+        init_seed(config["seed"], True)
+        model = get_model("FNDCL")(config, train_data._dataset, teacher=teacher, neighbours=neighbours)
+        model = model.to(config["device"])
+        mean, std = time_steps(model, train_data, config["device"], steps)
+        logger.info(f"{name}: {mean * 1000:.0f} ms +- {std * 1000:.0f} per step")
+        rows.append((name, mean, std))
     return rows
-
-
-def machine():
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (GPU)"
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def report(scoring, params, counts, training, args):
     lines = [f"# Efficiency on {args.dataset}", "",
-             f"{machine()}, {time.strftime('%Y-%m-%d')}, torch {torch.__version__}. Produced by", "",
+             f"{machine_description()}, {time.strftime('%Y-%m-%d')}, torch {torch.__version__}. Produced by", "",
              "```bash", "python -m recbole_outfit.benchmarks.efficiency " + " ".join(args.argv), "```", ""]
     if scoring:
         teacher_params = params.get("large")
@@ -289,11 +278,8 @@ def main(argv=None):
     training = training_benchmark(args.train_dataset, args.steps, overrides) if args.steps > 0 else []
     text = report(scoring, params, counts, training, args)
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"efficiency-{args.dataset}.md")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(args.out, f"efficiency-{args.dataset}.md")) as f:
         f.write(text + "\n")
-    os.replace(tmp, path)
     print(text)
     return 0
 

@@ -47,10 +47,15 @@ from hyperopt.base import miscs_update_idxs_vals
 from recbole.trainer.hyper_tuning import HyperTuning, _parameters
 
 from recbole_outfit.atomic import atomic_write
-from recbole_outfit.benchmarks.compare import SHOWN_SETTINGS, finished_run_path
+from recbole_outfit.benchmarks.compare import (
+    DISTILLATION_SETTINGS,
+    SHOWN_SETTINGS,
+    finished_run_path,
+)
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config, properties_dir
 from recbole_outfit.errors import ConfigError, OutfitError, location
+from recbole_outfit.model.fndcl import FNDCL
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
 
@@ -277,15 +282,16 @@ def trial_rows(trials, keys, metrics):
 
 
 def write_hyper_tables(trials, model, dataset, space_text, params_file, algo, command, valid_metric, valid_split,
-                       out_dir="results"):
-    """Write ``<out_dir>/hyper-<model>-<dataset>.md`` and ``.csv`` atomically; return (markdown, paths)."""
+                       out_dir="results", distils=True):
+    """Write ``<out_dir>/hyper-<model>-<dataset>.md`` and ``.csv`` atomically; return (markdown, paths).
+    ``distils``: list the distillation settings (``fnd_alpha`` ...) among the fixed ones (FND / FNDCL)."""
     keys = list(trials[0]["params"])
     metrics = list(trials[0]["result"]["best_valid_result"])
     headers, rows = trial_rows(trials, keys, metrics)
     best = trials[0]
-    searched = set(keys)
+    hidden = set(keys) | (set() if distils else set(DISTILLATION_SETTINGS))
     shown = {k: best["result"]["config"].get(k) for k in ("seed", "valid_split", "valid_metric", *SHOWN_SETTINGS)
-             if k in best["result"]["config"] and k not in searched}
+             if k in best["result"]["config"] and k not in hidden}
     settings = "\n".join(f"- `{k}`: `{v}`" for k, v in shown.items())
     best_text = ", ".join(f"`{k}: {_value_text(v)}`" for k, v in best["params"].items())
     test_text = ", ".join(f"{m} {v:.4f}" for m, v in best["result"]["test_result"].items())
@@ -368,7 +374,8 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
     command = command or (f"python run_hyper_outfit.py --model={base['model']} --dataset={dataset} "
                           f"--params_file={params_file or os.path.basename(path)} --algo={algo}")
     markdown, files = write_hyper_tables(trials, base["model"], dataset, space_text, shown_file, algo, command,
-                                         base["valid_metric"], base["valid_split"], out_dir)
+                                         base["valid_metric"], base["valid_split"], out_dir,
+                                         distils=issubclass(base.model_class, FNDCL))
     headers, rows = trial_rows(trials, list(trials[0]["params"]), list(trials[0]["result"]["best_valid_result"]))
     logger.info(f"[hyper] {len(trials)} trials ({sum(t['reused'] for t in trials)} reused), best first:\n"
                 + format_table(headers, [[c.replace("**", "") for c in r] for r in rows]))
@@ -413,7 +420,7 @@ def main(argv=None):
     sys.argv = [saved_argv[0]] + [a for a in given
                                   if not (a.startswith("--") and a[2:].split("=", 1)[0] in HYPER_FLAGS)]
     try:
-        hyper_search(args.model, args.dataset, args.params_file, algo=args.algo, max_evals=args.max_evals,
+        found = hyper_search(args.model, args.dataset, args.params_file, algo=args.algo, max_evals=args.max_evals,
                      early_stop=args.early_stop, config_file_list=config_files, out_dir=args.results_dir,
                      command=command)
     except OutfitError as error:
@@ -421,6 +428,10 @@ def main(argv=None):
         return 2
     finally:
         sys.argv = saved_argv
+    print("best params: ", found["best_params"])  # as RecBole's run_hyper.py ends
+    print("best valid result: ", found["best_valid_result"])
+    print("test result: ", found["test_result"])
+    print(f"all trials: {found['files'][0]}")
     return 0
 
 

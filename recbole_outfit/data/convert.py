@@ -1,4 +1,4 @@
-"""Polyvore-U release -> RecBole atomic files (DESIGN.md section 5).
+"""Polyvore-U release -> RecBole atomic files (docs/architecture.md, "Atomic files").
 
     python -m recbole_outfit.data.convert --src ROOT --dataset polyvore630 [--out dataset_atomic]
         [--image_size N] [--force] [--skip_missing] [--workers W]

@@ -1,4 +1,4 @@
-"""``OutfitDataset``: RecBole's ``Dataset`` over the converter's atomic files (DESIGN.md section 5).
+"""``OutfitDataset``: RecBole's ``Dataset`` over the converter's atomic files (docs/architecture.md, "Atomic files").
 
 RecBole loads ``<ds>.item`` (outfits), ``<ds>.garment`` (through ``additional_feat_suffix``) and the
 pre-split ``<ds>.<split>.inter`` files (through ``benchmark_filename``) as usual. This subclass

@@ -204,9 +204,18 @@ class ImageStore:
                 self.on_device = None
                 return self
         if self.on_device is None or self.on_device.device != device:
-            self.on_device = torch.from_numpy(np.ascontiguousarray(self.array)).to(device)
+            self.on_device = self._copy_to(device)
             getLogger().info(f"Image store ({self.nbytes() / 2**30:.2f} GiB) placed on {device}")
         return self
+
+    def _copy_to(self, device, chunk_bytes=256 * 2**20):
+        """The whole store as a tensor on ``device``, copied from the memory map in chunks of ~``chunk_bytes``,
+        so host memory never holds more than one chunk (a 224 px Polyvore-630 store is about 21 GB)."""
+        tensor = torch.empty(self.array.shape, dtype=torch.uint8, device=device)
+        rows = max(1, chunk_bytes // max(1, self.array[0].nbytes if len(self) else 1))
+        for start in range(0, len(self), rows):
+            tensor[start:start + rows].copy_(torch.from_numpy(np.ascontiguousarray(self.array[start:start + rows])))
+        return tensor
 
     def gather(self, rows, device):
         """uint8 images ``[len(rows), 3, S, S]`` on ``device`` for the store rows ``rows`` (a LongTensor)."""

@@ -1,5 +1,5 @@
 """Reading a Polyvore-U release (Lu et al., CVPR 2019, "Learning Binary Code for Personalized Fashion
-Recommendation"), with every check the converter promises. Format: DESIGN.md section 3.
+Recommendation"), with every check the converter promises. Format: README, "Polyvore-U".
 
 A root holds ``tuples_630/``, ``tuples_519/``, ``tuples_53/``, ``tuples_32/`` and ``images/`` (the JPEG folder
 ``images/291x291/`` or the LMDB ``images/lmdb``). Each tuples folder holds the per-category image lists
@@ -31,7 +31,7 @@ DATASET_FOLDERS = {
     "polyvore32": "tuples_32",
 }
 
-HINT = "See DESIGN.md section 3 (or README 'Polyvore-U') for the expected layout"
+HINT = "See the README section 'Polyvore-U' for the expected layout"
 
 
 def image_list_path(folder, category):

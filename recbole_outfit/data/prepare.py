@@ -1,4 +1,4 @@
-"""Making sure ``<data_path>/<dataset>`` holds converted atomic files before RecBole reads it (DESIGN 6.2).
+"""Making sure ``<data_path>/<dataset>`` holds converted atomic files before RecBole reads it.
 
 1. If the raw Polyvore-U root named by ``raw_path`` exists, (re)convert from it: the converter does nothing
    when its manifest says the output is up to date with the raw files and options.
@@ -16,6 +16,7 @@ from logging import getLogger
 from recbole_outfit.atomic import publish_folder, remove_stale_temp
 from recbole_outfit.data import convert, synthetic
 from recbole_outfit.errors import ConfigError
+from recbole_outfit.settings import known_datasets
 
 POLYVORE_HELP = (
     "Polyvore-U is released with FHN (Lu et al., CVPR 2019): https://github.com/lzcn/Fashion-Hash-Net "
@@ -98,8 +99,6 @@ def ensure_atomic_dataset(config):
         return folder
     if convert.is_complete(folder, dataset):
         return folder
-    from recbole_outfit.config import known_datasets
-
     raise ConfigError(
         f"dataset {dataset!r} has no converted files in {folder} and no raw Polyvore-U folder "
         f"({'raw_path=' + repr(raw) + ' does not exist' if raw else 'raw_path is not set'})",

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from recbole_outfit.data.polyvore import CATEGORIES
+from recbole_outfit.errors import ConfigError
 
 
 def outfit_key(user, garments):
@@ -32,9 +33,11 @@ class OutfitNegativeSampler:
 
     def __init__(self, dataset, num=1, hard_ratio=0.0, rng=None):
         if num < 1:
-            raise ValueError(f"train_neg_sample_num must be >= 1, got {num}")
+            raise ConfigError(f"train_neg_sample_num must be >= 1, got {num}", where="train_neg_sample_num",
+                              fix="sample at least one negative outfit per positive, e.g. --train_neg_sample_num=1")
         if not 0.0 <= hard_ratio <= 1.0:
-            raise ValueError(f"train_neg_hard_ratio must lie in [0, 1], got {hard_ratio}")
+            raise ConfigError(f"train_neg_hard_ratio must lie in [0, 1], got {hard_ratio}", where="train_neg_hard_ratio",
+                              fix="it is the share of negatives drawn from other users' positives, e.g. 0.5 (paper 4.4)")
         self.num, self.hard_ratio = num, hard_ratio
         self.rng = rng or np.random.default_rng(np.random.randint(2**31))
         users = dataset.inter_feat[dataset.uid_field]
@@ -50,7 +53,8 @@ class OutfitNegativeSampler:
         self.garment_category = categories
         self.forbidden = {outfit_key(u, g) for u, g in zip(users.tolist(), self.positive_garments)}
         if self.hard_ratio > 0 and len(np.unique(users)) < 2:
-            raise ValueError("hard negatives need at least two users with training positives")
+            raise ConfigError("hard negatives need at least two users with training positives",
+                              where="train_neg_hard_ratio", fix="set --train_neg_hard_ratio=0 for this dataset")
 
     def sample(self, users, garments):
         """Negatives for a batch of positives.

@@ -47,6 +47,9 @@ from tqdm import tqdm
 
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import JPEG_FOLDER
+from recbole_outfit.errors import ConfigError
+
+DEFAULT_DIFFICULTY = 0.3  # the bundled datasets' setting (properties/dataset/synthetic*.yaml)
 
 GENERATOR_VERSION = 2  # 2: world.npz, style_breadth, train false-negative rate
 
@@ -105,9 +108,10 @@ DEFAULT_SPECS = {
 class World:
     """Styles and the preference model shared by every folder of one synthetic root."""
 
-    def __init__(self, seed, difficulty=0.5, n_styles=8, clash=1.0, style_breadth=0.0):
+    def __init__(self, seed, difficulty=DEFAULT_DIFFICULTY, n_styles=8, clash=1.0, style_breadth=0.0):
         if not 0.0 <= difficulty <= 1.0:
-            raise ValueError(f"difficulty must lie in [0, 1], got {difficulty}")
+            raise ConfigError(f"difficulty must lie in [0, 1], got {difficulty}", where="synthetic_difficulty",
+                              fix="0 = users follow their styles strictly ... 1 = loosely")
         if not 0.0 <= style_breadth <= 1.0:
             raise ValueError(f"style_breadth must lie in [0, 1], got {style_breadth}")
         self.rng = np.random.default_rng(seed)
@@ -656,7 +660,7 @@ def _write_folder(root, gen, tables):
         f.write("".join(b + "\n" for b in blanks))
 
 
-def generate(out, seed=0, scale=1.0, difficulty=0.5, image_px=128, folders=None, workers=None, show_progress=True,
+def generate(out, seed=0, scale=1.0, difficulty=DEFAULT_DIFFICULTY, image_px=128, folders=None, workers=None, show_progress=True,
              garment_scale=None, style_breadth=0.0):
     """Write a synthetic Polyvore-U root to ``out`` (the folders, their JPEGs, ``world.npz`` with what was
     drawn); return the summary written to ``out/synthetic.json``."""
@@ -699,7 +703,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies users (and garments)")
     parser.add_argument("--garment_scale", type=float, default=None, help="multiplies garments (default: --scale)")
-    parser.add_argument("--difficulty", type=float, default=0.5, help="0 = easy (strong styles) ... 1 = hard")
+    parser.add_argument("--difficulty", type=float, default=DEFAULT_DIFFICULTY, help="0 = easy (strong styles) ... 1 = hard")
     parser.add_argument("--style_breadth", type=float, default=0.0,
                         help="0 = narrow styles (about 2%% false negatives) ... 1 = every value preferred")
     parser.add_argument("--image_px", type=int, default=128, help="side of the JPEGs in pixels")

@@ -18,6 +18,7 @@ from logging import getLogger
 import numpy as np
 import torch
 
+from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.functional import per_user_auc
 from recbole_outfit.report import format_table
 
@@ -45,7 +46,7 @@ def cold_start_scores(known_scores, candidate_scores, strategy, delta=0.0, tau=0
     if strategy == "wavg":
         weights = torch.softmax(similarity[neighbours] / tau, dim=0)  # s-bar_ci, Eq. 23
         return weights @ candidate_scores[neighbours]  # Eq. 24
-    raise ValueError(f"unknown cold-start strategy {strategy!r}; use one of {STRATEGIES}")
+    raise ConfigError(f"unknown cold-start strategy {strategy!r}", where="strategy", fix=f"use one of {', '.join(STRATEGIES)}")
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Per-user AUC and NDCG, the evaluation protocol of FHN / LPAE / FND-CL (DESIGN.md section 3).
+"""Per-user AUC and NDCG, the evaluation protocol of FHN / LPAE / FND-CL (docs/architecture.md, "Evaluation protocol").
 
 For each user, the candidates are that user's labeled rows (positives = 1, negatives = 0):
 
@@ -7,8 +7,10 @@ For each user, the candidates are that user's labeled rows (positives = 1, negat
 * ``user_ndcg``: FHN's NDCG - not RecBole's NDCG@K. Order the user's candidates by score; gain
   ``2^label - 1``; discount ``log2(max(rank, 2))`` with rank from 1 (ranks 1 and 2 both get 1);
   ``ndcg_k = DCG_k / IDCG_k`` for every cutoff k = 1..n; the user's value is the mean of ``ndcg_k`` over k;
-  then the unweighted mean over users. FHN orders with ``argsort`` over [positives, negatives], which breaks
-  score ties in favour of positives; we break ties against them, so a constant scorer cannot look good.
+  then the unweighted mean over users. Score ties are counted against the positives (a tied negative ranks
+  first), so a constant scorer cannot look good. FHN's own code orders with numpy's ``argsort`` over
+  [positives, negatives]; that sort is not stable above 16 elements, so how FHN breaks ties depends on the
+  list size and the numpy build. Without ties the two agree exactly.
 
 A user with no positive or no negative candidate has no defined value: it is skipped and counted in a
 warning. Everything is vectorised over users (one sort for all of them).

@@ -10,70 +10,27 @@ encoder once, up front, and each step only runs the teacher's Set Transformer on
 teacher's item encoder is then released. ``False`` runs the full teacher on each batch, as a
 straightforward port would (same d, much slower; kept for the benchmark).
 
-The teacher is held outside the student's module tree: it is not saved in student checkpoints and not
+The teacher arrives built (the pipeline loads its checkpoint, see ``recbole_outfit/pipeline/stages.py``);
+nothing here reads a file. It is held outside the student's module tree: it is not saved in student checkpoints and not
 counted in the student's parameters.
 """
 
-import os
 from logging import getLogger
 
 import numpy as np
 import torch
 
-from recbole_outfit.compat import load_checkpoint
-from recbole_outfit.errors import ConfigError
+from recbole_outfit.data.sampler import OutfitNegativeSampler
 from recbole_outfit.model.outfit_recommender import select_negatives
-
-
-def load_teacher_model(path, dataset, device):
-    """Rebuild a trained outfit model from a checkpoint for ``dataset``, rows of the user embedding put in
-    ``dataset``'s user order; frozen and in eval mode."""
-    from recbole_outfit.utils import get_model, is_outfit_model
-
-    if not path or not os.path.isfile(path):
-        raise ConfigError(f"teacher checkpoint {path!r} does not exist", where="teacher_checkpoint",
-                          fix="give the .pth file a Teacher run saved (see its log or results JSON), or leave "
-                              "teacher_checkpoint unset so the pipeline trains or reuses one")
-    try:
-        checkpoint = load_checkpoint(path)
-        teacher_config = checkpoint["config"]
-        state = checkpoint["state_dict"]
-    except Exception as error:
-        raise ConfigError(f"{path} is not a readable RecBole checkpoint ({type(error).__name__}: {error})",
-                          where="teacher_checkpoint", fix="point teacher_checkpoint at a Teacher checkpoint") from error
-    if teacher_config["dataset"] != dataset.dataset_name:
-        raise ConfigError(
-            f"{path} was trained on {teacher_config['dataset']!r}, not {dataset.dataset_name!r}",
-            where="teacher_checkpoint", fix="use a teacher trained on the same dataset")
-    model_class = get_model(teacher_config["model"])
-    if not is_outfit_model(model_class):
-        raise ConfigError(f"{path} holds a {teacher_config['model']} model, not an outfit model",
-                          where="teacher_checkpoint", fix="use a checkpoint of --model=Teacher")
-    model = model_class(teacher_config, dataset)
-    model.load_state_dict(state)
-    tokens = (checkpoint.get("other_parameter") or {}).get("user_tokens")
-    if tokens is not None:
-        _reorder_users(model, list(tokens), list(dataset.field2id_token[dataset.uid_field]), path)
-    getLogger().info(f"Loaded frozen teacher {teacher_config['model']} ({teacher_config['backbone']}) from {path}")
-    return model.requires_grad_(False).eval().to(device)
-
-
-def _reorder_users(model, teacher_tokens, student_tokens, path):
-    index = {token: i for i, token in enumerate(teacher_tokens)}
-    missing = [t for t in student_tokens[1:] if t not in index]
-    if missing:
-        raise ConfigError(f"the teacher in {path} has no embedding for users {missing[:5]}",
-                          where="teacher_checkpoint", fix="train the teacher on the same dataset files")
-    order = torch.tensor([index.get(t, 0) for t in student_tokens])
-    with torch.no_grad():
-        model.user_embedding.weight.copy_(model.user_embedding.weight[order])
 
 
 class FrozenTeacher:
     """Teacher scores and false-negativeness d for a student's batches."""
 
-    def __init__(self, path, dataset, device, alpha, feature_cache=True):
-        self.model = load_teacher_model(path, dataset, device)
+    def __init__(self, model, alpha, feature_cache=True):
+        """``model``: a trained outfit model, frozen, in eval mode, on the student's device, its user rows in
+        the student dataset's order (the pipeline builds it from the teacher checkpoint)."""
+        self.model = model
         self.alpha = alpha
         self.feature_cache = feature_cache
         # without the cache, every step runs the teacher's item encoder on every garment slot
@@ -108,8 +65,6 @@ class FrozenTeacher:
     def log_false_negativeness(self, train_dataset, rows=1024, per_positive=4):
         """Log how d is distributed on sampled training negatives: its scale depends on how far apart the
         teacher's scores lie, so alpha must suit the teacher (paper 4.5: the best alpha differs by dataset)."""
-        from recbole_outfit.data.sampler import OutfitNegativeSampler
-
         rng = np.random.default_rng(0)
         pick = torch.from_numpy(rng.choice(len(train_dataset), size=min(rows, len(train_dataset)), replace=False))
         users = train_dataset.inter_feat[train_dataset.uid_field][pick]

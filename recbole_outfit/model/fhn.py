@@ -14,8 +14,7 @@ import torch
 import torch.nn as nn
 
 from recbole_outfit.data.polyvore import CATEGORIES
-from recbole_outfit.model.loss import bpr_loss
-from recbole_outfit.model.outfit_recommender import OutfitRecommender
+from recbole_outfit.model.bpr import BPRRecommender
 
 
 class PairwiseCodes(nn.Module):
@@ -32,7 +31,7 @@ class PairwiseCodes(nn.Module):
         return torch.cat([mean_code, compatibility.unsqueeze(1)], dim=1)
 
 
-class FHN(OutfitRecommender):
+class FHN(BPRRecommender):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         # define layers and loss: per-category code layers on top of the shared item encoder
@@ -62,7 +61,3 @@ class FHN(OutfitRecommender):
         u = torch.tanh(self.user_embedding(users)).unsqueeze(1)  # [B, 1, d]
         personal = (u @ outfits[..., :-1].transpose(-1, -2)).squeeze(1) / self.embedding_size  # [B, M]
         return personal + outfits[..., -1]
-
-    def calculate_loss(self, interaction):
-        pos, neg, mask, _ = self.batch_scores(interaction)
-        return bpr_loss(pos, neg, self.tau, mask)

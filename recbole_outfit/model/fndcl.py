@@ -29,13 +29,24 @@ import torch.nn as nn
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.augment import OutfitAugmenter
-from recbole_outfit.model.distillation import FrozenTeacher
 from recbole_outfit.model.loss import fnd_loss, npair_loss, nt_xent
 from recbole_outfit.model.outfit_recommender import OutfitRecommender, select_negatives
 
 
 class FNDCL(OutfitRecommender):
-    def __init__(self, config, dataset):
+    """The FND-CL student. Built from what it is handed: the pipeline (``recbole_outfit.pipeline``) prepares
+    what :attr:`needs` lists and passes it in; a model rebuilt from a checkpoint for evaluation needs neither.
+
+    Args:
+        teacher: a prepared :class:`~recbole_outfit.model.distillation.FrozenTeacher` (training with
+            ``distill: True``), else None.
+        neighbours: LongTensor ``[n_garments, k]`` of same-category neighbours for the ``replace``
+            augmentation (training with ``replace`` among ``cl_augmentations``), else None.
+    """
+
+    needs = ("teacher", "neighbours")
+
+    def __init__(self, config, dataset, teacher=None, neighbours=None):
         super().__init__(config, dataset)
 
         # load parameters info
@@ -44,40 +55,30 @@ class FNDCL(OutfitRecommender):
         self.cl_weight = config["cl_weight"]
         self.tau_cl = config["tau_cl"]
         self.cl_replace_grad = config["cl_replace_grad"]
-        training = not config["evaluation_only"]
-        if training and self.distill and not config["teacher_checkpoint"]:
-            raise ConfigError("distillation needs a teacher checkpoint", where="teacher_checkpoint",
-                              fix="run through run_recbole_outfit (it trains or reuses a teacher), pass "
-                                  "--teacher_checkpoint=PATH, or set distill: False for the N-pair student")
+        self.teacher = teacher
+        OutfitAugmenter.check_pair(config["cl_augmentations"])
 
         # define layers and loss
+        self.augmenter = None
         if self.cl_weight > 0:
             d = self.embedding_size
             self.projection = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, d))  # g
-            if training:
-                self.augmenter = OutfitAugmenter(config["cl_augmentations"], self._neighbours(config, dataset))
-        self.teacher = None
-        if training and self.distill:
-            self.teacher = FrozenTeacher(config["teacher_checkpoint"], dataset, config["device"], self.alpha,
-                                         feature_cache=config["teacher_feature_cache"])
-            self.teacher.prepare(dataset)
+            if neighbours is not None or "replace" not in config["cl_augmentations"]:
+                self.augmenter = OutfitAugmenter(config["cl_augmentations"], neighbours)
 
-    @staticmethod
-    def _neighbours(config, dataset):
-        if "replace" not in config["cl_augmentations"]:
-            return None
-        from recbole_outfit.trainer.stages import load_neighbour_table
-
-        return load_neighbour_table(config["neighbour_table"], dataset)
-
-    @classmethod
-    def prepare_stages(cls, config):
-        """Before the student: train (or reuse) the teacher; build (or reuse) the neighbour table."""
-        from recbole_outfit.trainer import stages
-
-        stages.prepare_student(config)
+    def _check_training_parts(self):
+        """Training needs the teacher and the augmenter it was not handed when rebuilt for evaluation."""
+        if self.distill and self.teacher is None:
+            raise ConfigError("distillation needs a teacher", where="FNDCL(teacher=...)",
+                              fix="run through run_recbole_outfit (its pipeline trains or reuses a teacher), pass "
+                                  "--teacher_checkpoint=PATH, or set distill: False for the N-pair student")
+        if self.cl_weight > 0 and self.augmenter is None:
+            raise ConfigError("the replace augmentation needs a neighbour table", where="FNDCL(neighbours=...)",
+                              fix="run through run_recbole_outfit (its pipeline builds or reuses the table), or "
+                                  "drop replace from cl_augmentations")
 
     def calculate_loss(self, interaction):
+        self._check_training_parts()
         users = interaction[self.USER_ID]  # [B]
         positives = interaction[GARMENTS]  # [B, L]
         negatives = interaction[NEG_GARMENTS]  # [B, n, L]

@@ -48,8 +48,12 @@ class MultiHeadAttention(nn.Module):
         return self.w_m(out.transpose(1, 2).reshape(batch, length, -1))
 
 
-class SetAttentionBlock(nn.Module):
-    """Eq. 4-5: ``H = LN(X + MultiHead(X, X, X))``, ``SAB(X) = LN(H + sigma(H))``, sigma = row-wise Linear+ReLU."""
+class MultiHeadAttentionBlock(nn.Module):
+    """The one attention block of the Set Transformer (Lee et al.'s MAB), Eq. 4-5 and 7-8:
+    ``H = LN(X + MultiHead(X, Y, Y))``, ``MAB(X, Y) = LN(H + sigma(H))`` with sigma a row-wise Linear + ReLU.
+
+    ``forward(x [B, Lx, d], y [B, Ly, d], y_mask [B, Ly]) -> [B, Lx, d]``.
+    """
 
     def __init__(self, dim, num_heads):
         super().__init__()
@@ -58,27 +62,29 @@ class SetAttentionBlock(nn.Module):
         self.feed_forward = nn.Linear(dim, dim)
         self.norm_output = nn.LayerNorm(dim)
 
-    def forward(self, x, mask):  # x [B, L, d], mask [B, L]
-        h = self.norm_attention(x + self.attention(x, x, x, mask))
+    def forward(self, x, y, y_mask):
+        h = self.norm_attention(x + self.attention(x, y, y, y_mask))
         return self.norm_output(h + F.relu(self.feed_forward(h)))
 
 
+class SetAttentionBlock(MultiHeadAttentionBlock):
+    """Eq. 4-5: ``SAB(X) = MAB(X, X)``: every garment attends to every real garment of its outfit."""
+
+    def forward(self, x, mask):  # x [B, L, d], mask [B, L] -> [B, L, d]
+        return super().forward(x, x, mask)
+
+
 class PoolingByAttention(nn.Module):
-    """Eq. 7-8: ``z = LN(s + MultiHead(s, F, F))``, ``o = LN(z + sigma(z))`` with a learnable seed s."""
+    """Eq. 7-8: ``PMA(F) = MAB(s, F)`` with one learnable seed s: the outfit representation o."""
 
     def __init__(self, dim, num_heads):
         super().__init__()
         self.seed = nn.Parameter(torch.empty(1, 1, dim))
         nn.init.xavier_uniform_(self.seed)
-        self.attention = MultiHeadAttention(dim, num_heads)
-        self.norm_attention = nn.LayerNorm(dim)
-        self.feed_forward = nn.Linear(dim, dim)
-        self.norm_output = nn.LayerNorm(dim)
+        self.block = MultiHeadAttentionBlock(dim, num_heads)
 
     def forward(self, f, mask):  # f [B, L, d], mask [B, L] -> [B, d]
-        seed = self.seed.expand(f.shape[0], -1, -1)  # [B, 1, d]
-        z = self.norm_attention(seed + self.attention(seed, f, f, mask))
-        return self.norm_output(z + F.relu(self.feed_forward(z))).squeeze(1)
+        return self.block(self.seed.expand(f.shape[0], -1, -1), f, mask).squeeze(1)
 
 
 class SetTransformer(nn.Module):

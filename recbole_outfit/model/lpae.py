@@ -17,11 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from recbole_outfit.errors import ConfigError
-from recbole_outfit.model.loss import bpr_loss
-from recbole_outfit.model.outfit_recommender import OutfitRecommender
+from recbole_outfit.model.bpr import BPRRecommender
 
 
-class LPAE(OutfitRecommender):
+class LPAE(BPRRecommender):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
 
@@ -47,7 +46,3 @@ class LPAE(OutfitRecommender):
         o = F.normalize(outfits, dim=-1)
         similarity = anchors @ o.transpose(-1, -2)  # [B, K, M]
         return similarity.max(dim=1).values
-
-    def calculate_loss(self, interaction):
-        pos, neg, mask, _ = self.batch_scores(interaction)
-        return bpr_loss(pos, neg, self.tau, mask)

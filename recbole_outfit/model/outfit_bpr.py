@@ -6,11 +6,8 @@ comparison", a temperature: ``-log sigmoid((r_ij - r_ijk) / tau)``. Same item en
 negatives as the students, so it differs from ``NPair`` only in the loss.
 """
 
-from recbole_outfit.model.loss import bpr_loss
-from recbole_outfit.model.outfit_recommender import OutfitRecommender
+from recbole_outfit.model.bpr import BPRRecommender
 
 
-class OutfitBPR(OutfitRecommender):
-    def calculate_loss(self, interaction):
-        pos, neg, mask, _ = self.batch_scores(interaction)  # [B], [B, K]
-        return bpr_loss(pos, neg, self.tau, mask)
+class OutfitBPR(BPRRecommender):
+    """The BPR loss on the base architecture: nothing to add."""

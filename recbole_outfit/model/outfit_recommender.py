@@ -82,7 +82,7 @@ class OutfitRecommender(GeneralRecommender):
         if self.negative_pool not in NEGATIVE_POOLS:
             raise ConfigError(f"unknown negative_pool {self.negative_pool!r}", where="negative_pool",
                               fix=f"use one of {', '.join(NEGATIVE_POOLS)}")
-        self.user_tokens = dataset.field2id_token[self.USER_ID]
+        self.user_tokens = [str(token) for token in dataset.field2id_token[self.USER_ID]]  # plain: weights-only loads
 
         # dataset tables (not parameters)
         self.images = dataset.image_store(place=config["image_store_place"])

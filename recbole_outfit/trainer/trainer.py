@@ -7,6 +7,9 @@
   RecBole's ``sgd`` has no momentum;
 * checkpoint names that cannot collide (RecBole names them by model and second, so two runs started in the
   same second overwrite each other): ``<model>-<dataset>-<time>-<random>.pth``;
+* a per-epoch history (each loss part, as a mean per batch, and every validation metric; RecBole keeps only
+  the summed loss): :meth:`OutfitTrainerMixin.history`. With ``plot: True`` the end of ``fit`` writes it
+  beside the checkpoint as ``<checkpoint>-history.json`` and ``<checkpoint>-curve.png``;
 * ``enable_amp`` as it should work on each device (bfloat16 autocast on CUDA, float16 with loss scaling where
   bfloat16 is missing, ignored with a log line on CPU): :mod:`recbole_outfit.trainer.precision`.
 """
@@ -21,11 +24,12 @@ from recbole.utils import get_local_time
 from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
-from recbole_outfit.evaluator.collector import PerUserCollector
+from recbole_outfit.trainer.checkpointing import CheckpointMixin
 from recbole_outfit.trainer.precision import MixedPrecisionMixin
+from recbole_outfit.evaluator.collector import PerUserCollector
 
 
-class OutfitTrainerMixin(MixedPrecisionMixin):
+class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
     def __init__(self, config, model):
         distributed_cpu = not config["single_spec"] and config["device"].type == "cpu"
         with as_single_process(config, when=distributed_cpu):  # RecBole's DDP wrapper is CUDA-only
@@ -37,6 +41,70 @@ class OutfitTrainerMixin(MixedPrecisionMixin):
         if not config["single_spec"]:  # every process must load the file the first one saves
             dist.broadcast_object_list(name, src=0)
         self.saved_model_file = os.path.join(self.checkpoint_dir, name[0])
+        self._epoch_losses = {}  # epoch -> [mean loss per batch of each part]
+        self._epoch_valid = {}  # epoch -> {metric: value}
+        self.curve_file = None  # the PNG written by fit when config["plot"] is set
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        total = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        parts = list(total) if isinstance(total, tuple) else [total]
+        batches = max(len(train_data), 1)
+        self._epoch_losses[epoch_idx] = [float(p) / batches for p in parts]
+        return total
+
+    def _valid_epoch(self, valid_data, show_progress=False):
+        score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
+        if self._epoch_losses:
+            self._epoch_valid[max(self._epoch_losses)] = {k: float(v) for k, v in result.items()}
+        return score, result
+
+    def history(self):
+        """Per-epoch training history: ``{"epochs": [...], "loss": {part: [mean per batch]}, "valid": {metric:
+        [value or None]}, "valid_metric", "best_epoch"}`` (loss part names from the model's ``loss_part_names``
+        when it has them; a single loss is ``loss``)."""
+        epochs = sorted(self._epoch_losses)
+        count = max((len(v) for v in self._epoch_losses.values()), default=0)
+        names = list(getattr(self.model, "loss_part_names", ()) or ())
+        if len(names) != count:
+            names = ["loss"] if count == 1 else [f"loss part {i + 1}" for i in range(count)]
+        losses = {name: [self._epoch_losses[e][i] if i < len(self._epoch_losses[e]) else None for e in epochs]
+                  for i, name in enumerate(names)}
+        metrics = sorted({m for v in self._epoch_valid.values() for m in v})
+        valid = {m: [self._epoch_valid.get(e, {}).get(m) for e in epochs] for m in metrics}
+        key = self.config["valid_metric"].lower() if self.config["valid_metric"] else None
+        scored = [(v[key], e) for e, v in self._epoch_valid.items() if key in v]
+        best = None
+        if scored:
+            best = (max(scored) if self.config["valid_metric_bigger"] else min(scored))[1]
+        return {"model": self.config["model"], "dataset": self.config["dataset"], "epochs": epochs, "loss": losses,
+                "loss_unit": "mean per batch",
+                "valid": valid, "valid_metric": key, "best_epoch": best}
+
+    def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
+        if self.config["plot"]:
+            from recbole_outfit.plots.draw import pyplot
+
+            pyplot()  # a missing matplotlib is reported before training, not after
+        result = super().fit(train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress,
+                             callback_fn=callback_fn)
+        if self.config["plot"] and not self.config["local_rank"]:
+            self.write_curve()
+        return result
+
+    def write_curve(self):
+        """Write :meth:`history` as ``<checkpoint>-history.json`` and its picture as ``<checkpoint>-curve.png``
+        (matplotlib, the ``plot`` extra); returns the PNG path."""
+        from recbole_outfit.plots.draw import training_curve
+        from recbole_outfit.report import write_json_atomic
+
+        stem = os.path.splitext(self.saved_model_file)[0]
+        os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+        history = self.history()
+        write_json_atomic(stem + "-history.json", history)
+        self.curve_file = training_curve(history, stem + "-curve.png",
+                                         title=f"{history['model']} on {history['dataset']}")
+        self.logger.info(f"Training curve written to {self.curve_file}")
+        return self.curve_file
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if load_best_model and not self.config["single_spec"]:

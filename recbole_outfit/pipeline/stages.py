@@ -1,0 +1,234 @@
+"""The stages a model needs before it is built (paper 3.2.2 and 3.3.2), each cached and reused.
+
+A model class declares what it needs (``needs = ("teacher", "neighbours")`` on FNDCL); the pipeline runs the
+matching stages, records each artifact's file in the run's config, and hands the loaded artifacts to the
+model's constructor (``model_class(config, dataset, teacher=..., neighbours=...)``). Models never load
+anything themselves.
+
+1. **teacher** (``distill: True``): a ``Teacher`` run on the same dataset with its own validation half
+   (``valid_teacher``), through the same pipeline as any model. Its best checkpoint is kept as
+   ``<checkpoint_dir>/stages/<dataset>/Teacher-<fingerprint>.pth``; handed to the student as a prepared
+   :class:`~recbole_outfit.model.distillation.FrozenTeacher`. ``teacher_checkpoint`` skips the stage.
+2. **neighbours** (``replace`` among ``cl_augmentations``): the garment autoencoder trained by RecBole's
+   Trainer on the training garments, then top-k same-category neighbours, kept beside the dataset as
+   ``<data_path>/<dataset>.neighbours-<fingerprint>.npz``; handed to the student as a LongTensor.
+   ``neighbour_table`` skips the stage.
+
+To add a stage: write a :class:`Stage` subclass (when it is wanted, how it is built, how it is loaded),
+register it in :data:`STAGES` under the name models list in ``needs``, and add the constructor argument
+to the model. See ``docs/architecture.md``.
+"""
+
+import os
+import shutil
+import zipfile
+from logging import getLogger
+
+import numpy as np
+import torch
+from recbole.trainer import Trainer
+from recbole.utils import init_seed, set_color
+
+from recbole_outfit.atomic import atomic_write
+from recbole_outfit.checkpoint import load_checkpoint
+from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.errors import ConfigError
+from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoader, neighbour_table, training_garments
+from recbole_outfit.model.distillation import FrozenTeacher
+from recbole_outfit.pipeline.keys import fingerprint, stage_config
+from recbole_outfit.report import write_json_atomic
+from recbole_outfit.utils import create_dataset, get_model, is_outfit_model
+from recbole_outfit.verified import is_intact, sign
+
+
+class Stage:
+    """One artifact a model needs before it is built."""
+
+    need = None  # the name models list in ``needs``
+    config_key = None  # the config key naming the artifact's file: given by the user, or set by :meth:`build`
+
+    def wanted(self, config):
+        """Whether ``config`` uses this artifact at all."""
+        raise NotImplementedError
+
+    def build(self, config, train):
+        """Path of the artifact for ``config``, reused when cached, else built. ``train(stage_config, saved)``
+        trains a stage model through the pipeline and returns its results dict."""
+        raise NotImplementedError
+
+    def load(self, config, path, train_dataset):
+        """The object handed to the model's constructor."""
+        raise NotImplementedError
+
+    def log(self, message):
+        getLogger().info(set_color(f"Stage {self.need}", "green") + f": {message}")
+
+    def cached(self, path):
+        """True when ``path`` holds an intact artifact (its checksum matches); a damaged one is removed with a
+        warning so that it is rebuilt."""
+        if is_intact(path):
+            self.log(f"reusing {path} (checksum verified)")
+            return True
+        if os.path.exists(path):
+            getLogger().warning(f"Stage {self.need}: the cached {path} does not match its checksum (truncated, "
+                                f"altered or written by an older version); rebuilding it")
+            for leftover in (path, path + ".sha256"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+        return False
+
+
+class TeacherStage(Stage):
+    need, config_key = "teacher", "teacher_checkpoint"
+
+    def wanted(self, config):
+        return bool(config["distill"])
+
+    def build(self, config, train):
+        teacher_config = stage_config("Teacher", config, config["teacher_config"])
+        ensure_atomic_dataset(teacher_config)  # the fingerprint reads the converted dataset's manifest
+        folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
+        path = os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
+        if self.cached(path):
+            return path
+        self.log(f"training a Teacher ({teacher_config['backbone']}) on {config['dataset']} with validation split "
+                 f"{teacher_config['valid_split']}")
+        result = train(teacher_config, saved=True)
+        os.makedirs(folder, exist_ok=True)
+        with open(result["checkpoint"], "rb") as source, atomic_write(path, "wb") as target:
+            shutil.copyfileobj(source, target)
+        write_json_atomic(path[:-4] + ".json", result)
+        sign(path)
+        self.log(f"test user_auc {result['test_result']['user_auc']:.4f}, kept as {path}")
+        return path
+
+    def load(self, config, path, train_dataset):
+        model = load_teacher_model(path, train_dataset, config["device"], trust=config["trust_checkpoint"])
+        teacher = FrozenTeacher(model, config["fnd_alpha"], feature_cache=config["teacher_feature_cache"])
+        teacher.prepare(train_dataset)
+        return teacher
+
+
+class NeighbourStage(Stage):
+    need, config_key = "neighbours", "neighbour_table"
+
+    def wanted(self, config):
+        return config["cl_weight"] > 0 and "replace" in config["cl_augmentations"]
+
+    def build(self, config, train):
+        overrides = {"replace_neighbours": config["replace_neighbours"], **(config["autoencoder_config"] or {})}
+        ae_config = stage_config(GarmentAutoencoder, config, overrides)
+        dataset = create_dataset(ae_config)
+        path = os.path.join(ae_config["data_path"], f"{config['dataset']}.neighbours-{fingerprint(ae_config)}.npz")
+        if self.cached(path):
+            return path
+        train_part = dataset.build()[0]
+        garments = training_garments(train_part)
+        self.log(f"training the garment autoencoder on {len(garments)} training garments")
+        init_seed(ae_config["seed"], ae_config["reproducibility"])
+        model = GarmentAutoencoder(ae_config, dataset).to(ae_config["device"])
+        loader = GarmentDataLoader(ae_config, train_part, garments)
+        Trainer(ae_config, model).fit(loader, None, saved=False, show_progress=ae_config["show_progress"])
+        codes = model.encode(garments.to(ae_config["device"])).cpu()
+        table = neighbour_table(codes, garments, dataset.garment_category, len(dataset.garment_category),
+                                ae_config["replace_neighbours"])
+        tokens = dataset.field2id_token["garment_id"]
+        with atomic_write(path, "wb") as f:
+            np.savez(f, table=table.numpy(), tokens=np.asarray(tokens, dtype=str))
+        sign(path)
+        self.log(f"{ae_config['replace_neighbours']} neighbours for {len(garments)} garments kept as {path}")
+        return path
+
+    def load(self, config, path, train_dataset):
+        return load_neighbour_table(path, train_dataset)
+
+
+STAGES = {stage.need: stage for stage in (TeacherStage(), NeighbourStage())}
+
+
+def wanted_stages(config):
+    """The stages ``config``'s model declares in ``needs`` and ``config`` uses, in the model's order."""
+    return [STAGES[need] for need in getattr(config.model_class, "needs", ()) if STAGES[need].wanted(config)]
+
+
+def prepare_stages(config, train):
+    """Build or reuse every stage ``config``'s model needs and record each artifact's file in ``config``; then a
+    fresh seed (the same data order whether stages ran or were reused). RecBole's own models need none."""
+    stages = wanted_stages(config)
+    for number, stage in enumerate(stages, 1):
+        getLogger().info(set_color(f"Stage {number} of {len(stages) + 1}", "green") + f": {stage.need}")
+        if config[stage.config_key]:
+            stage.log(f"using the given {stage.config_key} {config[stage.config_key]}")
+        else:
+            config[stage.config_key] = stage.build(config, train)
+    if stages:
+        getLogger().info(set_color(f"Stage {len(stages) + 1} of {len(stages) + 1}", "green")
+                         + f": {config['model']} on {config['dataset']}")
+        init_seed(config["seed"], config["reproducibility"])
+
+
+def load_artifacts(config, train_dataset):
+    """``{need: artifact}`` for the model's constructor. Loading does not draw from the run's random streams
+    (a teacher's throwaway initialisation before its weights load would shift the student's training)."""
+    with torch.random.fork_rng(devices=[]):
+        return {stage.need: stage.load(config, config[stage.config_key], train_dataset)
+                for stage in wanted_stages(config)}
+
+
+# ------------------------------------------------------------------------------------- artifact readers
+
+
+def load_teacher_model(path, dataset, device, trust=False):
+    """Rebuild a trained outfit model from a checkpoint for ``dataset``, rows of the user embedding put in
+    ``dataset``'s user order; frozen and in eval mode."""
+    checkpoint = load_checkpoint(path, trust=trust, where="teacher_checkpoint")
+    try:
+        teacher_config = checkpoint["config"]
+        state = checkpoint["state_dict"]
+    except (KeyError, TypeError) as error:
+        raise ConfigError(f"{path} is not a RecBole checkpoint (no {error})", where="teacher_checkpoint",
+                          fix="point teacher_checkpoint at a checkpoint a Teacher run saved") from error
+    if teacher_config["dataset"] != dataset.dataset_name:
+        raise ConfigError(
+            f"{path} was trained on {teacher_config['dataset']!r}, not {dataset.dataset_name!r}",
+            where="teacher_checkpoint", fix="use a teacher trained on the same dataset")
+    model_class = get_model(teacher_config["model"])
+    if not is_outfit_model(model_class):
+        raise ConfigError(f"{path} holds a {teacher_config['model']} model, not an outfit model",
+                          where="teacher_checkpoint", fix="use a checkpoint of --model=Teacher")
+    model = model_class(teacher_config, dataset)
+    model.load_state_dict(state)
+    tokens = (checkpoint.get("other_parameter") or {}).get("user_tokens")
+    if tokens is not None:
+        _reorder_users(model, list(tokens), list(dataset.field2id_token[dataset.uid_field]), path)
+    getLogger().info(f"Loaded frozen teacher {teacher_config['model']} ({teacher_config['backbone']}) from {path}")
+    return model.requires_grad_(False).eval().to(device)
+
+
+def _reorder_users(model, teacher_tokens, student_tokens, path):
+    index = {token: i for i, token in enumerate(teacher_tokens)}
+    missing = [t for t in student_tokens[1:] if t not in index]
+    if missing:
+        raise ConfigError(f"the teacher in {path} has no embedding for users {missing[:5]}",
+                          where="teacher_checkpoint", fix="train the teacher on the same dataset files")
+    order = torch.tensor([index.get(t, 0) for t in student_tokens])
+    with torch.no_grad():
+        model.user_embedding.weight.copy_(model.user_embedding.weight[order])
+
+
+def load_neighbour_table(path, dataset):
+    """The neighbour table as a LongTensor ``[n_garments, k]`` in ``dataset``'s garment ids."""
+    if not path or not os.path.isfile(path):
+        raise ConfigError(f"neighbour table {path!r} does not exist", where="neighbour_table",
+                          fix="leave neighbour_table unset so the pipeline builds it, or drop 'replace'")
+    try:
+        data = np.load(path)
+        table, saved_tokens = data["table"], data["tokens"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        raise ConfigError(f"{path} is not a readable neighbour table ({type(error).__name__}: {error})",
+                          where="neighbour_table", fix="leave neighbour_table unset so the pipeline builds it") from error
+    tokens = list(dataset.field2id_token["garment_id"])
+    if list(saved_tokens) != tokens:
+        raise ConfigError(f"{path} was built for other garments than {dataset.dataset_name}'s",
+                          where="neighbour_table", fix="delete it (it is rebuilt) or give the right file")
+    return torch.from_numpy(table).long()

@@ -1,0 +1,131 @@
+"""The package's structure, checked from its imports (read with ``ast``, nothing is run).
+
+* no import loop anywhere in ``recbole_outfit`` (module-level and in-function imports alike);
+* a lower layer never imports a higher one: nothing under ``model/``, ``data/``, ``evaluator/`` or
+  ``trainer/`` (nor the shared utilities) imports ``quick_start``, the ``pipeline`` or the ``benchmarks``, and
+  the pipeline does not import the entry points or the benchmarks;
+* imports inside functions only for optional dependencies (modules outside the package).
+"""
+
+import ast
+import os
+
+import pytest
+
+PACKAGE = "recbole_outfit"
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), PACKAGE)
+TOP = ("recbole_outfit.quick_start", "recbole_outfit.pipeline", "recbole_outfit.benchmarks", "recbole_outfit.cli")
+BELOW_PIPELINE = ("recbole_outfit.model", "recbole_outfit.data", "recbole_outfit.evaluator", "recbole_outfit.trainer",
+                  "recbole_outfit.errors", "recbole_outfit.compat", "recbole_outfit.report", "recbole_outfit.atomic",
+                  "recbole_outfit.settings", "recbole_outfit.config", "recbole_outfit.utils")
+
+
+def _modules():
+    """{module name: path} of every module of the package."""
+    modules = {}
+    for folder, _, files in os.walk(ROOT):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                parts = os.path.relpath(path, os.path.dirname(ROOT))[:-3].split(os.sep)
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                modules[".".join(parts)] = path
+    return modules
+
+
+def _resolve(name, modules):
+    """The package module an import of ``name`` loads (its longest known prefix), or None."""
+    parts = name.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in modules:
+            return candidate
+        parts.pop()
+    return None
+
+
+def _imports(module, path, modules):
+    """[(imported package module, inside a function?)] of ``module``."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    found = []
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            names = []
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - child.level + 1] + ([base] if base else []))
+                names = [f"{base}.{alias.name}" for alias in child.names] + [base]
+            for name in names:
+                target = _resolve(name, modules)
+                if target and target != module:
+                    found.append((target, nested, name))
+                elif not target and name.startswith(PACKAGE + ".") and not in_function:
+                    pass
+            visit(child, nested)
+
+    visit(tree, False)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graph():
+    modules = _modules()
+    return {module: _imports(module, path, modules) for module, path in modules.items()}
+
+
+def _is_under(module, prefixes):
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_no_import_loop(graph):
+    edges = {m: sorted({t for t, _, _ in targets if not (t == PACKAGE)}) for m, targets in graph.items()}
+    state, stack, cycles = {}, [], []
+
+    def walk(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                walk(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            walk(node)
+    assert not cycles, "import loops: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_lower_layers_never_import_the_top(graph):
+    bad = [(m, t) for m, targets in graph.items() if _is_under(m, BELOW_PIPELINE)
+           for t, _, _ in targets if _is_under(t, TOP)]
+    bad += [(m, t) for m, targets in graph.items() if _is_under(m, ("recbole_outfit.pipeline",))
+            for t, _, _ in targets if _is_under(t, ("recbole_outfit.quick_start", "recbole_outfit.benchmarks",
+                                                    "recbole_outfit.cli"))]
+    assert not bad, f"imports that run up the layers: {bad}"
+
+
+def test_package_imports_sit_at_module_level(graph):
+    nested = [(m, name) for m, targets in graph.items() for _, in_function, name in targets if in_function]
+    assert not nested, f"imports of package modules inside functions (only optional dependencies may be): {nested}"
+
+
+def test_the_checks_see_a_loop_and_an_upward_import(tmp_path):
+    """The graph reader itself: a loop and an upward import planted in a fake package are found."""
+    modules = {"recbole_outfit.model.a": str(tmp_path / "a.py"), "recbole_outfit.pipeline.b": str(tmp_path / "b.py")}
+    (tmp_path / "a.py").write_text("from recbole_outfit.pipeline.b import x\n")
+    (tmp_path / "b.py").write_text("def f():\n    import recbole_outfit.model.a\n")
+    a = _imports("recbole_outfit.model.a", modules["recbole_outfit.model.a"], modules)
+    b = _imports("recbole_outfit.pipeline.b", modules["recbole_outfit.pipeline.b"], modules)
+    assert a == [("recbole_outfit.pipeline.b", False, "recbole_outfit.pipeline.b.x")] or \
+        ("recbole_outfit.pipeline.b", False, "recbole_outfit.pipeline.b") in a
+    assert any(t == "recbole_outfit.model.a" and nested for t, nested, _ in b)
