@@ -260,7 +260,10 @@ def sort_trials(trials, bigger=True):
 
 
 def _value_text(value):
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    """A searched value as written in a .hyper file (1.0, 0.0025); a long float drawn from a range to 6 digits."""
+    if isinstance(value, float) and len(repr(value)) > 10:
+        return f"{value:.6g}"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def trial_rows(trials, keys, metrics):
