@@ -90,7 +90,13 @@ class Config(RecBoleConfig):
         return settings
 
     def _load_cmd_line(self):
-        return super()._load_cmd_line() if self._read_command_line else {}
+        if not self._read_command_line:
+            return {}
+        try:
+            return super()._load_cmd_line()
+        except SyntaxError as error:  # RecBole's words for one key given twice with different values
+            raise ConfigError(str(error).replace("commend", "command line"), where="the command line",
+                              fix="give each --key=value once") from None
 
     def _init_device(self):
         """RecBole's device setup, except that a distributed run (``local_rank`` set by ``--nproc``) uses

@@ -73,7 +73,100 @@ def dead_pid():
 
 
 # ============================================================================ 1-3. settings (checked in the pipeline)
-# (sections 1 to 3: misspelt keys, out-of-range values, options checked before any stage trains)
+
+
+def run_main(monkeypatch, capsys, *args):
+    """``run_recbole_outfit.py ARGS`` in this process (RecBole's Config reads ``sys.argv``): (status, stderr)."""
+    from recbole_outfit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["run_recbole_outfit.py", *args])
+    capsys.readouterr()
+    status = main(list(args))
+    return status, capsys.readouterr().err
+
+
+def tiny_args(workspace, run_dir, given=(), **overrides):
+    """The tiny test settings as ``--key=value``, except the keys of the ``given`` arguments."""
+    from conftest import tiny_config
+
+    keys = {arg[2:].split("=")[0] for arg in given}
+    return [f"--{k}={v}" for k, v in tiny_config(workspace, run_dir, **overrides).items() if k not in keys]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fails the test if anything trains (the settings must be refused before)."""
+    from recbole.trainer import Trainer
+
+    def fit(*args, **kwargs):
+        raise AssertionError("training started before the settings were checked")
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+
+
+@pytest.mark.parametrize("given, phrases", [
+    # 1. a misspelt key, on the command line
+    (["--learnin_rate=0.1"], ["--learnin_rate=... on the command line", "unknown setting 'learnin_rate'",
+                              "Did you mean 'learning_rate'?", "extra_keys"]),
+    # 2. out-of-range values
+    (["--epochs=-1"], ["epochs must be >= 1, got -1"]),
+    (["--train_neg_hard_ratio=1.5"], ["train_neg_hard_ratio must be in [0, 1], got 1.5"]),
+    (["--learning_rate=0"], ["learning_rate must be > 0"]),
+    # 3. options of a student, refused before its teacher and autoencoder stages train
+    (["--backbone=XXL"], ["backbone must be one of large, M, S, XS, got 'XXL'"]),
+    (["--cl_augmentations=['erase','blur']"], ["cl_augmentations must be two of identity, erase, replace"]),
+    (["--teacher_config={'epochs': 0}"], ["epochs must be >= 1, got 0"]),
+    (["--autoencoder_config={'learnin_rate': 0.1}"], ["unknown setting 'learnin_rate'"]),
+])
+def test_bad_settings_are_refused_before_any_work(given, phrases, workspace, run_dir, monkeypatch, capsys,
+                                                  no_training):
+    status, stderr = run_main(monkeypatch, capsys, "--model=FNDCL", "--dataset=synthetic630", *given,
+                              *tiny_args(workspace, run_dir, given))
+    assert_one_paragraph(status, stderr, *phrases)
+    assert not os.path.exists(run_dir / "saved" / "stages")
+
+
+def test_misspelt_key_in_a_yaml_file_names_file_and_line(workspace, run_dir, monkeypatch, capsys, no_training):
+    config = run_dir / "mine.yaml"
+    config.write_text("epochs: 2\nlearnin_rate: 0.1\n")
+    status, stderr = run_main(monkeypatch, capsys, "--model=NPair", "--dataset=synthetic630",
+                              f"--config_files={config}", *tiny_args(workspace, run_dir))
+    assert_one_paragraph(status, stderr, f"{config}, line 2", "unknown setting 'learnin_rate'", "'learning_rate'")
+
+
+def test_a_key_passed_on_purpose_is_kept(workspace, run_dir):
+    from recbole_outfit.config import Config
+
+    config = Config("NPair", "synthetic630", config_dict={"data_path": str(workspace / "atomic"), "my_key": 3,
+                                                          "extra_keys": ["my_key"]}, command_line=False)
+    assert config["my_key"] == 3
+
+
+def test_recbole_model_parameters_are_known(workspace):
+    """RecBole's own models keep their parameters (from RecBole's model yamls)."""
+    from recbole_outfit.config import Config
+
+    config = Config("BPR", "synthetic630", config_dict={"data_path": str(workspace / "atomic"),
+                                                        "embedding_size": 16}, command_line=False)
+    assert config["embedding_size"] == 16
+
+
+@pytest.mark.parametrize("content, phrases", [
+    ("epochs: 2\nfoo: [1, 2\n", ["line 3", "not valid YAML"]),
+    ("- just\n- a list\n", ["must hold 'key: value' lines"]),
+])
+def test_malformed_yaml_names_the_file(content, phrases, workspace, run_dir, monkeypatch, capsys, no_training):
+    config = run_dir / "broken.yaml"
+    config.write_text(content)
+    status, stderr = run_main(monkeypatch, capsys, "--model=NPair", "--dataset=synthetic630",
+                              f"--config_files={config}", *tiny_args(workspace, run_dir))
+    assert_one_paragraph(status, stderr, str(config), *phrases)
+
+
+def test_missing_config_file(workspace, run_dir, monkeypatch, capsys, no_training):
+    status, stderr = run_main(monkeypatch, capsys, "--model=NPair", "--dataset=synthetic630",
+                              "--config_files=missing.yaml", *tiny_args(workspace, run_dir))
+    assert_one_paragraph(status, stderr, "config file 'missing.yaml' does not exist", "--config_files")
 
 
 # ============================================================================ 4. one paragraph and exit 2
@@ -181,6 +274,53 @@ def test_disk_estimate_grows_with_the_square_of_the_image_size():
     small = convert_module.estimate_output_bytes(1000, 112, rows, 10)
     large = convert_module.estimate_output_bytes(1000, 224, rows, 10)
     assert large - small == 1000 * 3 * (224 ** 2 - 112 ** 2)
+
+
+def test_truncated_checkpoint_is_one_paragraph(workspace, run_dir, monkeypatch, capsys, trained_npair):
+    truncated = run_dir / "truncated.pth"
+    with open(trained_npair["checkpoint"], "rb") as f:
+        truncated.write_bytes(f.read()[:5000])
+    status, stderr = run_main(monkeypatch, capsys, "--model=NPair", "--dataset=synthetic630",
+                              f"--checkpoint={truncated}", *tiny_args(workspace, run_dir))
+    assert_one_paragraph(status, stderr, str(truncated), "not a readable checkpoint", "truncated")
+
+
+def test_unwritable_checkpoint_dir_is_refused_before_training(workspace, run_dir, monkeypatch, capsys, no_training):
+    (run_dir / "blocker").write_text("a file")
+    args = tiny_args(workspace, run_dir, checkpoint_dir=str(run_dir / "blocker" / "saved"))
+    status, stderr = run_main(monkeypatch, capsys, "--model=NPair", "--dataset=synthetic630", *args)
+    assert_one_paragraph(status, stderr, "checkpoint_dir:", "cannot write to", "permissions")
+
+
+@pytest.mark.parametrize("stage_name", ["teacher", "neighbours"])
+def test_damaged_cached_stage_artifact_is_rebuilt_with_a_warning(stage_name, tmp_path, caplog):
+    """A cached stage artifact is reused only when its checksum matches; a truncated one is removed (and so
+    rebuilt by the stage) with a warning naming it."""
+    from recbole_outfit.pipeline.stages import STAGES
+    from recbole_outfit.verified import sign
+
+    stage = STAGES[stage_name]
+    path = str(tmp_path / "artifact.bin")
+    with open(path, "wb") as f:
+        f.write(b"x" * 4096)
+    sign(path)
+    assert stage.cached(path)
+    with open(path, "r+b") as f:
+        f.truncate(1000)
+    caplog.set_level("WARNING")
+    assert not stage.cached(path)
+    assert f"the cached {path} does not match its checksum" in caplog.text and "rebuilding it" in caplog.text
+    assert not os.path.exists(path) and not os.path.exists(path + ".sha256")
+
+
+def test_truncated_neighbour_table_given_by_the_user_is_one_paragraph(tmp_path):
+    from recbole_outfit.errors import ConfigError
+    from recbole_outfit.pipeline.stages import load_neighbour_table
+
+    path = tmp_path / "table.npz"
+    path.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ConfigError, match="not a readable neighbour table"):
+        load_neighbour_table(str(path), None)
 
 
 # ============================================================================ 5. leftovers
@@ -397,3 +537,156 @@ def test_byte_order_mark_inside_an_image_list_names_the_line(tmp_path, capsys):
         f.write("\n".join(lines))
     status, message = run_convert(capsys, "--src", root, "--out", str(tmp_path / "atomic"))
     assert_one_paragraph(status, message, f"{path}, line 3", "byte-order mark")
+
+
+# ============================================================================ 7. resume
+
+
+@pytest.fixture
+def trained_npair(workspace, tmp_path_factory, monkeypatch):
+    """A tiny NPair run (1 epoch): its results, checkpoint included."""
+    from conftest import tiny_config
+    from recbole_outfit.quick_start import run_recbole_outfit
+
+    folder = tmp_path_factory.mktemp("npair")
+    monkeypatch.chdir(folder)
+    return run_recbole_outfit("NPair", "synthetic630", config_dict=tiny_config(workspace, folder))
+
+
+class Killed(Exception):
+    """Stands for the process being killed: raised by a hook right after an epoch's resume state is written."""
+
+
+def test_killed_run_resumes_to_the_same_metrics(workspace, tmp_path, monkeypatch):
+    from conftest import tiny_config
+    from recbole_outfit.quick_start import run_recbole_outfit
+    from recbole_outfit.trainer.checkpointing import CheckpointMixin
+
+    settings = {"epochs": 3, "stopping_step": 10}
+    monkeypatch.chdir(tmp_path)
+    whole = run_recbole_outfit("NPair", "synthetic630", config_dict=tiny_config(workspace, tmp_path / "a", **settings))
+
+    save = CheckpointMixin._save_resume_state
+
+    def save_then_die(self, epoch, train_data):
+        save(self, epoch, train_data)
+        if epoch == 0:
+            raise Killed()
+
+    monkeypatch.setattr(CheckpointMixin, "_save_resume_state", save_then_die)
+    config = tiny_config(workspace, tmp_path / "b", **settings)
+    with pytest.raises(Killed):
+        run_recbole_outfit("NPair", "synthetic630", config_dict=config)
+    left = os.listdir(tmp_path / "b" / "saved" / "resume")
+    assert len(left) == 1
+    monkeypatch.setattr(CheckpointMixin, "_save_resume_state", save)
+    resumed = run_recbole_outfit("NPair", "synthetic630", config_dict={**config, "resume": True})
+    assert resumed["timing"]["epochs"] == 3 and whole["timing"]["epochs"] == 3
+    assert resumed["test_result"] == whole["test_result"]
+    assert resumed["best_valid_result"] == whole["best_valid_result"]
+    assert os.listdir(tmp_path / "b" / "saved" / "resume") == []  # finished: nothing left to resume
+
+
+def test_a_fresh_run_replaces_an_interrupted_one(workspace, tmp_path, monkeypatch, caplog):
+    from conftest import tiny_config
+    from recbole_outfit.quick_start import run_recbole_outfit
+    from recbole_outfit.trainer.checkpointing import CheckpointMixin
+
+    monkeypatch.chdir(tmp_path)
+    save = CheckpointMixin._save_resume_state
+
+    def save_then_die(self, epoch, train_data):
+        save(self, epoch, train_data)
+        raise Killed()
+
+    monkeypatch.setattr(CheckpointMixin, "_save_resume_state", save_then_die)
+    config = tiny_config(workspace, tmp_path, epochs=2)
+    with pytest.raises(Killed):
+        run_recbole_outfit("NPair", "synthetic630", config_dict=config)
+    partial = [f for f in os.listdir(tmp_path / "saved") if f.endswith(".pth")]
+    assert len(partial) == 1  # the interrupted run's best checkpoint
+    monkeypatch.setattr(CheckpointMixin, "_save_resume_state", save)
+    caplog.set_level("WARNING")
+    result = run_recbole_outfit("NPair", "synthetic630", config_dict=config)
+    assert "An interrupted run of this configuration" in caplog.text
+    assert not os.path.exists(tmp_path / "saved" / partial[0])
+    assert os.listdir(tmp_path / "saved" / "resume") == [] and os.path.isfile(result["checkpoint"])
+
+
+# ============================================================================ 8. checkpoints cannot run code
+
+
+def test_plugin_checkpoints_load_with_the_weights_only_loader(trained_npair):
+    import torch
+
+    checkpoint = torch.load(trained_npair["checkpoint"], weights_only=True)
+    assert checkpoint["config"]["model"] == "NPair" and checkpoint["config"].model_class.__name__ == "NPair"
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def test_a_checkpoint_that_needs_unpickling_is_refused_unless_trusted(tmp_path, monkeypatch):
+    import torch
+
+    from recbole_outfit.checkpoint import load_checkpoint
+    from recbole_outfit.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    path = str(tmp_path / "evil.pth")
+    torch.save({"config": _RunsCode(), "state_dict": {}}, path)
+    with pytest.raises(ConfigError, match="--trust_checkpoint=True"):
+        load_checkpoint(path)
+    assert not os.path.exists(tmp_path / "pwned.txt")  # refused without running anything
+    load_checkpoint(path, trust=True)  # the user's explicit choice
+    assert os.path.exists(tmp_path / "pwned.txt")
+
+
+def test_recbole_load_data_and_model_reads_a_checkpoint_written_through_the_plugin(workspace, tmp_path, monkeypatch):
+    """RecBole's own ``load_data_and_model`` (its ``torch.load`` with today's weights-only default, which failed
+    before) on a checkpoint of RecBole's BPR trained through the plugin. RecBole's generic ``Dataset`` cannot
+    read the plugin's outfit files (token sequences of ``.item``), so its dataset factories are the plugin's here,
+    as for any RecBole plugin dataset; the checkpoint, config and model code paths are RecBole's."""
+    from conftest import tiny_config
+    from recbole.quick_start import load_data_and_model
+    from recbole.quick_start import quick_start as recbole_quick_start
+    from recbole_outfit import utils
+    from recbole_outfit.quick_start import run_recbole_outfit
+
+    monkeypatch.setattr(recbole_quick_start, "create_dataset", utils.create_dataset)
+    monkeypatch.setattr(recbole_quick_start, "data_preparation", utils.data_preparation)
+    monkeypatch.chdir(tmp_path)
+    result = run_recbole_outfit("BPR", "synthetic630", config_dict=tiny_config(workspace, tmp_path))
+    config, model, dataset, train_data, valid_data, test_data = load_data_and_model(result["checkpoint"])
+    assert type(model).__name__ == "BPR" and config["dataset"] == "synthetic630" and dataset.user_num > 1
+
+
+def test_plugin_load_data_and_model_rebuilds_a_plugin_model(trained_npair):
+    from recbole_outfit.quick_start import load_data_and_model
+
+    config, model, *_ = load_data_and_model(trained_npair["checkpoint"])
+    assert type(model).__name__ == "NPair" and not model.training
+
+
+# ============================================================================ 9. narrow compatibility
+
+
+def test_importing_the_plugin_changes_no_warning_filter_and_sets_no_numpy_alias(tmp_path):
+    done = run_in_child("""
+        import warnings
+        import numpy as np
+        # what the plugin imports installs its own filters (torch, scipy): those are not the plugin's
+        import torch, torchvision, scipy.sparse, pandas, recbole.config, recbole.data, recbole.trainer
+        import recbole.evaluator, recbole.model.abstract_recommender
+        before = list(warnings.filters)
+        import recbole_outfit, recbole_outfit.quick_start
+        assert list(warnings.filters) == before, "a process-wide warning filter was installed"
+        assert not hasattr(np, "float"), "numpy aliases were set at import"
+        from recbole_outfit.config import Config
+        Config("NPair", "synthetic630", config_dict={"data_path": "unused/"}, command_line=False)
+        assert np.float is np.float64  # set when RecBole would set them: when a Config is built
+        print("ok")
+    """, cwd=tmp_path)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr

@@ -221,6 +221,7 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
                   config_dict=config_dict)
     init_run_logger(base)
     seed_list = [base["seed"] + i for i in range(seeds)]
+    settings = model_settings(models, dataset, config_file_list, config_dict)  # every row's settings checked first
     results = {model: [] for model in models}
     for seed in seed_list:
         for model in models:
@@ -228,7 +229,6 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
             results[model].append(run_model(model, dataset, seed, config_file_list, config_dict))
     metrics = [m.lower() for m in base["metrics"]]
     summary = summarize(results, metrics)
-    settings = model_settings(models, dataset, config_file_list, config_dict)
     settings["seeds"] = {"all": seed_list}
     command = command or f"python run_recbole_outfit.py --model={','.join(models)} --dataset={dataset} --seeds={seeds}"
     markdown = write_tables(summary, dataset, command, settings,

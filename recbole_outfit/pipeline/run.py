@@ -8,6 +8,7 @@
 """
 
 import os
+import tempfile
 import time
 from logging import getLogger
 
@@ -17,9 +18,24 @@ from recbole_outfit.checkpoint import load_checkpoint
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
 from recbole_outfit.pipeline.keys import EVALUATION_KEYS, fingerprint, stage_config
-from recbole_outfit.pipeline.stages import load_artifacts, prepare_stages
+from recbole_outfit.pipeline.stages import check_stages, load_artifacts, prepare_stages
 from recbole_outfit.report import results_table, write_json_atomic
 from recbole_outfit.utils import create_dataset, data_preparation, get_trainer, is_outfit_model
+
+
+def check_outputs(config):
+    """Refuse a run whose output folders cannot be written, before any work (checkpoints, results JSON)."""
+    folders = {"checkpoint_dir": config["checkpoint_dir"]}
+    if config["results_json"]:
+        folders["results_json"] = os.path.dirname(os.path.abspath(config["results_json"]))
+    for key, folder in folders.items():
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise ConfigError(f"cannot write to {folder} ({error.strerror or error})", where=key,
+                              fix=f"give --{key} a folder you can write to, or fix its permissions") from None
 
 
 def build_model(config, train_dataset, training=True):
@@ -34,6 +50,8 @@ def train_and_test(config, saved=True):
     if config["checkpoint"]:
         return evaluate_checkpoint(config)
     logger = getLogger()
+    check_outputs(config)
+    check_stages(config)
     prepare_stages(config, train_and_test)
     dataset = create_dataset(config)
     logger.info(dataset)

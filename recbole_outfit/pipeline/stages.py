@@ -31,10 +31,13 @@ from recbole.utils import init_seed, set_color
 
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.checkpoint import load_checkpoint
+from recbole_outfit.data.convert import raw_folder_for
 from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.data.synthetic import WORLD_FILE, load_world
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoader, neighbour_table, training_garments
 from recbole_outfit.model.distillation import FrozenTeacher
+from recbole_outfit.model.oracle import OracleTeacher
 from recbole_outfit.pipeline.keys import fingerprint, stage_config
 from recbole_outfit.report import write_json_atomic
 from recbole_outfit.utils import create_dataset, get_model, is_outfit_model
@@ -49,6 +52,10 @@ class Stage:
 
     def wanted(self, config):
         """Whether ``config`` uses this artifact at all."""
+        raise NotImplementedError
+
+    def stage_config(self, config):
+        """The configuration the stage trains with (validated when built: a bad stage setting fails early)."""
         raise NotImplementedError
 
     def build(self, config, train):
@@ -84,8 +91,31 @@ class TeacherStage(Stage):
     def wanted(self, config):
         return bool(config["distill"])
 
+    def stage_config(self, config):
+        return stage_config("Teacher", config, config["teacher_config"])
+
+    @staticmethod
+    def oracle(config):
+        """True for ``teacher: oracle`` (the synthetic generator's true preferences), False for ``trained`` (~)."""
+        kind = config["teacher"] or "trained"
+        if kind not in ("trained", "oracle"):
+            raise ConfigError(f"teacher must be trained or oracle, got {kind!r}", where="teacher",
+                              fix="trained (~): a Teacher run distils; oracle: the true preferences of a synthetic "
+                                  "dataset's generator")
+        return kind == "oracle"
+
+    @staticmethod
+    def world(config):
+        """The generator world of ``config``'s synthetic dataset; ``ConfigError`` (exit 2) when it has none."""
+        return load_world(config["raw_path"], config["raw_folder"] or raw_folder_for(config["dataset"]))
+
     def build(self, config, train):
-        teacher_config = stage_config("Teacher", config, config["teacher_config"])
+        if self.oracle(config):  # nothing to train: the world must exist (refused here, before any training)
+            self.world(config)
+            path = os.path.join(config["raw_path"], WORLD_FILE)
+            self.log(f"the oracle: true preferences from the generator's world {path}")
+            return path
+        teacher_config = self.stage_config(config)
         ensure_atomic_dataset(teacher_config)  # the fingerprint reads the converted dataset's manifest
         folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
         path = os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
@@ -103,8 +133,13 @@ class TeacherStage(Stage):
         return path
 
     def load(self, config, path, train_dataset):
-        model = load_teacher_model(path, train_dataset, config["device"], trust=config["trust_checkpoint"])
-        teacher = FrozenTeacher(model, config["fnd_alpha"], feature_cache=config["teacher_feature_cache"])
+        if self.oracle(config):
+            teacher = OracleTeacher(self.world(config), train_dataset, config["fnd_alpha"], config["fnd_scale"],
+                                    config["device"])
+        else:
+            model = load_teacher_model(path, train_dataset, config["device"], trust=config["trust_checkpoint"])
+            teacher = FrozenTeacher(model, config["fnd_alpha"], feature_cache=config["teacher_feature_cache"],
+                                    scale=config["fnd_scale"])
         teacher.prepare(train_dataset)
         return teacher
 
@@ -115,9 +150,12 @@ class NeighbourStage(Stage):
     def wanted(self, config):
         return config["cl_weight"] > 0 and "replace" in config["cl_augmentations"]
 
-    def build(self, config, train):
+    def stage_config(self, config):
         overrides = {"replace_neighbours": config["replace_neighbours"], **(config["autoencoder_config"] or {})}
-        ae_config = stage_config(GarmentAutoencoder, config, overrides)
+        return stage_config(GarmentAutoencoder, config, overrides)
+
+    def build(self, config, train):
+        ae_config = self.stage_config(config)
         dataset = create_dataset(ae_config)
         path = os.path.join(ae_config["data_path"], f"{config['dataset']}.neighbours-{fingerprint(ae_config)}.npz")
         if self.cached(path):
@@ -149,6 +187,14 @@ STAGES = {stage.need: stage for stage in (TeacherStage(), NeighbourStage())}
 def wanted_stages(config):
     """The stages ``config``'s model declares in ``needs`` and ``config`` uses, in the model's order."""
     return [STAGES[need] for need in getattr(config.model_class, "needs", ()) if STAGES[need].wanted(config)]
+
+
+def check_stages(config):
+    """Build every wanted stage's configuration without running anything: a bad stage setting
+    (``teacher_config``, ``autoencoder_config``) is refused before the first stage trains."""
+    for stage in wanted_stages(config):
+        if not config[stage.config_key]:
+            stage.stage_config(config)
 
 
 def prepare_stages(config, train):
