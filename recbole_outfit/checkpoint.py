@@ -15,6 +15,7 @@ message naming ``--trust_checkpoint=True``; only then is it loaded with ``weight
 import enum
 import os
 import pickle
+import pickletools
 import zipfile
 
 import torch
@@ -54,6 +55,24 @@ def restore(value):
     return value
 
 
+def _is_pickle(path):
+    """True when ``path`` holds a well-formed pickle stream (torch's zip format or a bare pickle), read without
+    running it (``pickletools`` only parses the opcodes)."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(name) if name else b""
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+        for _ in pickletools.genops(data):
+            pass
+        return bool(data)
+    except Exception:  # noqa: BLE001 - any parse failure means: not a whole pickle
+        return False
+
+
 def load_checkpoint(path, trust=False, map_location="cpu", where="checkpoint"):
     """Load a checkpoint with torch's weights-only loader; a file that needs full unpickling only with ``trust``.
 
@@ -67,6 +86,11 @@ def load_checkpoint(path, trust=False, map_location="cpu", where="checkpoint"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        if not _is_pickle(path):  # not refused for what it holds: it is not a whole checkpoint at all
+            raise ConfigError(f"{path} is not a readable checkpoint (its contents are not a whole pickle: a truncated or "
+                              f"partly copied file looks like this)", where=where,
+                              fix="give a complete .pth file a run saved; rerun the run that wrote it if it was "
+                                  "cut short") from None
         if not trust:
             raise ConfigError(
                 f"{path} holds objects that only full unpickling can rebuild, and full unpickling can run any code "

@@ -159,7 +159,7 @@ def test_wrong_or_missing_teacher_checkpoint(workspace, run_dir):
         run_recbole_outfit("FNDCL", "synthetic630", config_dict={**config, "teacher_checkpoint": other["checkpoint"]})
     garbage = run_dir / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="not a readable RecBole checkpoint"):
+    with pytest.raises(ConfigError, match="not a readable checkpoint"):
         run_recbole_outfit("FNDCL", "synthetic630", config_dict={**config, "teacher_checkpoint": str(garbage)})
 
 

@@ -14,6 +14,7 @@
 """
 
 import random
+import time
 
 import numpy as np
 import torch
@@ -102,7 +103,15 @@ class CheckpointMixin:
             set_random_state(self._pending_random_state, train_data)
             self._pending_random_state = None
 
+        started, first_epoch = time.time(), self.start_epoch
+
         def after_validation(epoch, valid_score):
+            if epoch == first_epoch:  # how long this run (or stage) will take, from its first epoch
+                seconds = time.time() - started
+                left = (self.epochs - epoch - 1) * seconds
+                self.logger.info(f"{self.config['model']}: epoch {epoch} took {seconds:.0f} s (validation included); "
+                                 f"the remaining {self.epochs - epoch - 1} epochs take up to {left / 60:.1f} min "
+                                 f"(early stopping may end sooner)")
             if self.resume_file and (self.config["single_spec"] or not self.config["local_rank"]):
                 self._save_resume_state(epoch, train_data)
             if callback_fn is not None:
