@@ -223,3 +223,21 @@ def test_teacher_oracle_without_a_generator_world_exits_2_before_training(worksp
     assert done.returncode == 2, done.stderr[-2000:]
     assert "no generator world" in done.stderr and "raw_path" in done.stderr
     assert not (tmp_path / "saved" / "stages").exists()  # refused before any stage trained
+
+
+@pytest.mark.parametrize("dataset", ["synthetic630", "synthetic519"])
+def test_fnd_trains_with_the_oracle_teacher(workspace, run_dir, caplog, dataset):
+    """``--teacher=oracle`` through the pipeline: no Teacher stage trains, the oracle is logged, FND runs
+    (also on the variable-length folder, whose outfits may hold two tops)."""
+    import logging
+
+    from recbole_outfit.quick_start import run_recbole_outfit
+
+    caplog.set_level(logging.INFO)
+    config = tiny_config(workspace, run_dir, teacher="oracle", fnd_scale="normalized", fnd_alpha=1.0,
+                         state="INFO")
+    result = run_recbole_outfit("FND", dataset, config_dict=config)
+    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    log = caplog.text
+    assert "the oracle: true preferences" in log and "Oracle teacher on" in log and "has mean 1.000" in log
+    assert not (run_dir / "saved" / "stages").exists()  # no Teacher was trained

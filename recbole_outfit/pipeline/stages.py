@@ -111,6 +111,7 @@ class TeacherStage(Stage):
 
     def build(self, config, train):
         if self.oracle(config):  # nothing to train: the world must exist (refused here, before any training)
+            ensure_atomic_dataset(config)  # a synthetic dataset's raw root (and world) is generated on first use
             self.world(config)
             path = os.path.join(config["raw_path"], WORLD_FILE)
             self.log(f"the oracle: true preferences from the generator's world {path}")
