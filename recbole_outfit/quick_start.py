@@ -77,7 +77,13 @@ def load_data_and_model(model_file, config_dict=None):
         ConfigError: the file does not exist, torch cannot read it, or it is not a plugin checkpoint.
     """
     fix = "give a .pth file that a run of run_recbole_outfit.py saved (its log and results JSON name it)"
-    checkpoint = load_checkpoint(model_file, trust=bool((config_dict or {}).get("trust_checkpoint")))
+    try:
+        checkpoint = load_checkpoint(model_file, trust=bool((config_dict or {}).get("trust_checkpoint")))
+    except ConfigError:
+        raise
+    except Exception as error:  # torch's unpicklers raise many types for a file that is not a checkpoint
+        raise ConfigError(f"{model_file!r} is not a checkpoint torch can read ({type(error).__name__}: "
+                          f"{str(error)[:200]})", where="checkpoint", fix=fix) from error
     if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("config"), Config)
             and isinstance(checkpoint.get("state_dict"), dict)):
         raise ConfigError(f"{model_file!r} is not a recbole-outfit checkpoint (no saved plugin config and weights)",

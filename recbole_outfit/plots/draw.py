@@ -1,0 +1,164 @@
+"""Drawing on plain data (numpy arrays, lists, dicts) with matplotlib; nothing here loads a model.
+
+* :func:`outfit_grid` - one row per outfit: its garment images and its score;
+* :func:`tsne_map` - users and outfits in two dimensions (the paper's Fig. 8);
+* :func:`training_curve` - loss parts and validation metrics per epoch.
+
+Each writes a PNG atomically (``recbole_outfit.atomic.atomic_write``) and returns its path. matplotlib is an
+optional dependency (``pip install "recbole-outfit[plot]"``); a missing one is a ``ConfigError``.
+"""
+
+import os
+
+import numpy as np
+
+from recbole_outfit.atomic import atomic_write
+from recbole_outfit.errors import ConfigError
+
+# a colour per highlighted user (matplotlib's tab10, colour-blind friendlier than the default cycle order)
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or a ConfigError naming the extra to install."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ConfigError("pictures need matplotlib", where="plot",
+                          fix='pip install "recbole-outfit[plot]" (matplotlib and scikit-learn)') from error
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(figure, path, dpi=110):
+    """Write ``figure`` to ``path`` (PNG) atomically and close it."""
+    plt = pyplot()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    try:
+        with atomic_write(path, "wb") as f:
+            figure.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(figure)
+    return path
+
+
+def outfit_grid(outfits, image_of, path, title=None):
+    """One row per outfit: its garments' images left to right, then its score.
+
+    Args:
+        outfits: dicts with ``garments`` (tokens), ``categories`` and optionally ``score`` and ``outfit``
+            (as ``Recommender.rank`` / ``compose`` return them).
+        image_of: garment token -> uint8 image ``[S, S, 3]``.
+        path: the PNG to write.
+    """
+    if not outfits:
+        raise ConfigError("no outfits to draw", where="outfit grid", fix="ask for k >= 1 outfits of a known user")
+    plt = pyplot()
+    columns = max(len(o["garments"]) for o in outfits)
+    figure, axes = plt.subplots(len(outfits), columns, figsize=(1.6 * columns + 1.6, 1.65 * len(outfits)),
+                                squeeze=False)
+    for row, outfit in enumerate(outfits):
+        for column in range(columns):
+            axis = axes[row][column]
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column < len(outfit["garments"]):
+                axis.imshow(image_of(outfit["garments"][column]))
+                axis.set_xlabel(outfit["categories"][column], fontsize=7)
+            else:
+                axis.axis("off")
+        label = f"#{row + 1}"
+        if outfit.get("score") is not None:
+            label += f"\n{outfit['score']:.3f}"
+        if outfit.get("outfit"):
+            label += f"\n{outfit['outfit']}"
+        axes[row][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8, labelpad=12)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def tsne_map(points, kinds, owners, path, title=None, user_names=None):
+    """A 2-D map of users and outfits (the paper's Fig. 8).
+
+    Args:
+        points: ``[N, 2]`` coordinates (from t-SNE).
+        kinds: ``[N]`` str: ``user`` (drawn as X), ``positive`` (a training positive of its owner: coloured
+            square), ``held_out`` (a test positive of its owner: coloured square, dashed border), ``other``
+            (an outfit of none of the highlighted users: grey square, black border).
+        owners: ``[N]`` int: index of the highlighted user a point belongs to (-1 for ``other``).
+        user_names: a label per highlighted user for the legend.
+    """
+    plt = pyplot()
+    points, kinds, owners = np.asarray(points), np.asarray(kinds), np.asarray(owners)
+    figure, axis = plt.subplots(figsize=(7, 6))
+    other = kinds == "other"
+    axis.scatter(points[other, 0], points[other, 1], marker="s", s=22, facecolor="#dddddd", edgecolor="black",
+                 linewidth=0.5, label="other outfits")
+    for owner in sorted(set(owners[owners >= 0].tolist())):
+        colour = COLOURS[owner % len(COLOURS)]
+        name = user_names[owner] if user_names else str(owner)
+        mine = owners == owner
+        for kind, style, label in (("positive", "solid", "training positives"),
+                                   ("held_out", "dashed", "test positives")):
+            chosen = mine & (kinds == kind)
+            if chosen.any():
+                axis.scatter(points[chosen, 0], points[chosen, 1], marker="s", s=34, facecolor=colour + "55",
+                             edgecolor=colour, linewidth=1.4, linestyle=style, label=f"user {name}: {label}")
+        chosen = mine & (kinds == "user")
+        axis.scatter(points[chosen, 0], points[chosen, 1], marker="X", s=220, color=colour, edgecolor="black",
+                     linewidth=1.0, label=f"user {name}", zorder=5)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.legend(fontsize=7, loc="best", framealpha=0.85)
+    if title:
+        axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def training_curve(history, path, title=None):
+    """Loss parts and validation metrics per epoch.
+
+    Args:
+        history: ``{"epochs": [e...], "loss": {name: [value per epoch]}, "valid": {metric: [value or None]}}``
+            (what ``OutfitTrainerMixin.history()`` returns).
+    """
+    epochs = history.get("epochs") or []
+    if not epochs:
+        raise ConfigError("the training history has no epoch", where="training curve",
+                          fix="plot a run that trained for at least one epoch")
+    plt = pyplot()
+    valid = {k: v for k, v in (history.get("valid") or {}).items() if any(x is not None for x in v)}
+    figure, axes = plt.subplots(1, 2 if valid else 1, figsize=(10 if valid else 5.5, 3.8), squeeze=False)
+    loss_axis = axes[0][0]
+    for name, values in history["loss"].items():
+        loss_axis.plot(epochs, values, marker="o", label=name)
+    from matplotlib.ticker import MaxNLocator
+
+    loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel(f"training loss ({history.get('loss_unit') or 'mean per batch'})")
+    loss_axis.legend(fontsize=8)
+    loss_axis.grid(alpha=0.3)
+    if valid:
+        metric_axis = axes[0][1]
+        for name, values in valid.items():
+            shown = [(e, v) for e, v in zip(epochs, values) if v is not None]
+            metric_axis.plot([e for e, _ in shown], [v for _, v in shown], marker="o", label=name)
+        best = history.get("best_epoch")
+        if best is not None:
+            metric_axis.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+        metric_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        metric_axis.set_xlabel("epoch")
+        metric_axis.set_ylabel("validation")
+        metric_axis.legend(fontsize=8)
+        metric_axis.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return save(figure, path)

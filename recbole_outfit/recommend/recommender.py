@@ -1,0 +1,376 @@
+"""``Recommender``: a trained outfit model loaded once and asked many times.
+
+    from recbole_outfit.recommend import load_recommender
+    rec = load_recommender("saved/NPair-synthetic630-....pth")
+    rec.rank("12", k=10)                      # the user's top outfits of the catalogue
+    rec.score("12", [("101", "2040", "3307")])  # any garment tuples
+    rec.compose("12", k=5, fixed={"top": "101"})
+    rec.cold_user(["o17", "o230"], k=10)      # a new user from a few outfits they like (Eq. 20-24)
+    rec.embeddings()                          # numpy vectors for a vector index
+
+Ids are the dataset's tokens (as in the atomic files): user tokens, outfit tokens, garment tokens. Every
+score is Eq. 9, ``cos(u_i, T(f(x_1..x_n)))``. Garment features are computed once per load by the model's own
+evaluation cache (``OutfitRecommender.encode_garments``) and outfit vectors once on first use.
+"""
+
+import torch
+
+from recbole_outfit.data.dataset import GARMENT_ID
+from recbole_outfit.data.polyvore import CATEGORIES
+from recbole_outfit.errors import ConfigError
+from recbole_outfit.evaluator.cold_start import STRATEGIES, cold_start_scores
+from recbole_outfit.model.outfit_recommender import OutfitRecommender
+from recbole_outfit.quick_start import load_data_and_model
+from recbole_outfit.recommend.compose import OutfitSearch, Slot
+
+
+class UnknownIdError(ConfigError):
+    """A user, outfit or garment id the loaded dataset does not know (``kind`` says which)."""
+
+    def __init__(self, kind, token, fix=None):
+        self.kind, self.token = kind, token
+        super().__init__(f"unknown {kind} {token!r}", where=kind,
+                         fix=fix or f"use a {kind} id of the dataset the model was trained on")
+
+
+def load_recommender(checkpoint, config_dict=None, **settings):
+    """Load a plugin checkpoint (``quick_start.load_data_and_model``) and wrap it in a :class:`Recommender`."""
+    config, model, dataset, train_data, _, test_data = load_data_and_model(checkpoint, config_dict=config_dict)
+    test = test_data.get("test") if isinstance(test_data, dict) else test_data
+    return Recommender(config, model, dataset, train_data, test_data=test, **settings)
+
+
+class Recommender:
+    """Scores, rankings, composed outfits and cold-start recommendations of one trained outfit model.
+
+    Args:
+        config, model, dataset, train_data: as ``load_data_and_model`` returns them.
+        test_data: the test loader (optional): its positives are each user's held-out outfits.
+        shortlist: garments kept per slot by :meth:`compose` on large catalogues.
+        beam: partial outfits kept per slot when even the shortlists' product is too large.
+        exhaustive_limit: :meth:`compose` scores every combination up to this many (exact top-k).
+        batch_size: outfits per call of the Set Transformer.
+    """
+
+    def __init__(self, config, model, dataset, train_data, test_data=None, shortlist=48, beam=256,
+                 exhaustive_limit=150_000, batch_size=1024):
+        if not isinstance(model, OutfitRecommender):
+            raise ConfigError(f"{config['model']} is not an outfit model (it scores outfits by id, it cannot score "
+                              f"or compose new outfits)", where="checkpoint",
+                              fix="load a checkpoint of a recbole-outfit model (Teacher, NPair, FND, FNDCL, ...)")
+        _check_sizes(shortlist=shortlist, beam=beam, batch_size=batch_size, exhaustive_limit=exhaustive_limit)
+        self.config, self.model, self.dataset = config, model, dataset
+        self.train_data, self.test_data = train_data, test_data
+        self.shortlist, self.beam, self.exhaustive_limit = shortlist, beam, exhaustive_limit
+        self.batch_size = batch_size
+        self.device = model.user_embedding.weight.device
+        self.uid_field, self.iid_field = dataset.uid_field, dataset.iid_field
+        self.user_tokens = dataset.field2id_token[self.uid_field]
+        self.outfit_tokens = dataset.field2id_token[self.iid_field]
+        self.garment_tokens = dataset.field2id_token[GARMENT_ID]
+        self.outfit_garments = dataset.outfit_garments  # [O, L], 0 = padding
+        self.garment_category = dataset.garment_category  # [G], -1 = padding
+        model.eval_feature_cache = True
+        model.eval()  # once: switching mode drops the feature cache
+        train = train_data._dataset.inter_feat
+        self._known = {}
+        for user, outfit in zip(train[self.uid_field].tolist(), train[self.iid_field].tolist()):
+            self._known.setdefault(user, []).append(outfit)
+        self._held_out = {}
+        if test_data is not None:
+            test = test_data._dataset.inter_feat
+            labels = test[dataset.label_field].tolist() if dataset.label_field in test else None
+            for row, (user, outfit) in enumerate(zip(test[self.uid_field].tolist(), test[self.iid_field].tolist())):
+                if labels is None or labels[row] > 0:
+                    self._held_out.setdefault(user, []).append(outfit)
+        self._outfit_vectors = None
+        self._outfit_index = None
+        self._search = None
+        self.slots = self._slot_layout()
+
+    # ------------------------------------------------------------------ ids
+
+    def user_id(self, user):
+        """Internal id of a user token (``str`` or ``int``); :class:`UnknownIdError` if unknown."""
+        uid = self.dataset.field2token_id[self.uid_field].get(str(user))
+        if not uid:
+            raise UnknownIdError("user", str(user))
+        return uid
+
+    def outfit_id(self, outfit):
+        iid = self.dataset.field2token_id[self.iid_field].get(str(outfit))
+        if not iid:
+            raise UnknownIdError("outfit", str(outfit))
+        return iid
+
+    def garment_id(self, garment):
+        gid = self.dataset.field2token_id[GARMENT_ID].get(str(garment))
+        if not gid:
+            raise UnknownIdError("garment", str(garment))
+        return gid
+
+    def users(self):
+        """Every user token, in id order."""
+        return list(self.user_tokens[1:])
+
+    def known_outfits(self, user):
+        """Outfit tokens of ``user``'s training positives."""
+        return [self.outfit_tokens[i] for i in self._known.get(self.user_id(user), [])]
+
+    def held_out_outfits(self, user):
+        """Outfit tokens of ``user``'s test positives (empty when no test data was given)."""
+        return [self.outfit_tokens[i] for i in self._held_out.get(self.user_id(user), [])]
+
+    def outfit(self, outfit):
+        """``{"outfit", "garments", "categories"}`` of an outfit token."""
+        row = self.outfit_garments[self.outfit_id(outfit)]
+        return self._describe(row[row > 0], None, outfit=str(outfit))
+
+    def garment_image(self, garment):
+        """The stored image of a garment token: uint8 ``[S, S, 3]``."""
+        gid = self.garment_id(garment)
+        row = self.dataset.garment_image_row[gid].view(1)
+        return self.model.images.gather(row, "cpu")[0].permute(1, 2, 0).numpy()
+
+    def _garment_ids(self, outfit):
+        """A garment tuple (tokens) -> internal ids ``[n]``; checked: known and distinct."""
+        if isinstance(outfit, (str, int)):
+            raise ConfigError(f"an outfit must be a tuple of garment ids, got {outfit!r}", where="outfits",
+                              fix="give garment tuples such as ('101', '2040', '3307')")
+        ids = [self.garment_id(g) for g in outfit]
+        if not ids or len(set(ids)) != len(ids):
+            raise ConfigError(f"outfit {tuple(outfit)} must hold one or more distinct garments", where="outfits")
+        return torch.tensor(ids)
+
+    def _pad(self, outfits):
+        """A list of garment-id tensors -> ``[M, L]`` (0 = padding; L = the longest)."""
+        length = max(len(o) for o in outfits)
+        table = torch.zeros((len(outfits), length), dtype=torch.long)
+        for row, ids in enumerate(outfits):
+            table[row, : len(ids)] = ids
+        return table
+
+    # ------------------------------------------------------------------ scoring
+
+    def user_vector(self, user):
+        """``[d']`` the trained embedding u_i of a user token."""
+        return self.model.user_embedding.weight[self.user_id(user)].detach()
+
+    @torch.no_grad()
+    def _encode(self, garments):
+        """``[M, L]`` garment ids -> ``[M, d']`` outfit vectors (garment features from the model's cache)."""
+        parts = [self.model.encode_outfits(part.to(self.device)) for part in garments.split(self.batch_size)]
+        return torch.cat(parts) if parts else torch.zeros((0, self.model.user_embedding.weight.shape[1]))
+
+    def outfit_vectors(self):
+        """``[O, d']`` T of every outfit of the catalogue (row 0, RecBole's padding item, is zero); cached."""
+        if self._outfit_vectors is None:
+            vectors = self._encode(self.outfit_garments[1:])
+            self._outfit_vectors = torch.cat([vectors.new_zeros((1, vectors.shape[1])), vectors])
+        return self._outfit_vectors
+
+    @torch.no_grad()
+    def score(self, user, outfits):
+        """Scores (Eq. 9) of ``user`` for ``outfits``: garment-id tuples of any length -> numpy ``[M]``."""
+        uid = self.user_id(user)
+        garments = self._pad([self._garment_ids(o) for o in outfits])
+        users = torch.tensor([uid], device=self.device)
+        return self.model.scores(users, self._encode(garments)).squeeze(0).cpu().numpy()
+
+    @torch.no_grad()
+    def rank(self, user, candidates=None, k=10):
+        """Top-``k`` of ``candidates`` for ``user``: outfit tokens, or garment tuples, or None for every
+        outfit of the catalogue except the user's training positives. Returns dicts with ``score``, best first.
+        """
+        _check_sizes(k=k)
+        uid = self.user_id(user)
+        users = torch.tensor([uid], device=self.device)
+        if candidates is None:
+            known = torch.tensor(self._known.get(uid, []), dtype=torch.long)
+            ids = torch.ones(len(self.outfit_tokens), dtype=torch.bool)
+            ids[0] = False
+            ids[known] = False
+            ids = ids.nonzero().squeeze(1)
+            scores = self.model.scores(users, self.outfit_vectors()[ids.to(self.device)]).squeeze(0).cpu()
+            garments = self.outfit_garments[ids]
+            tokens = [self.outfit_tokens[i] for i in ids.tolist()]
+        elif all(isinstance(c, (str, int)) for c in candidates):
+            ids = torch.tensor([self.outfit_id(c) for c in candidates], dtype=torch.long)
+            garments = self.outfit_garments[ids]
+            scores = self.model.scores(users, self.outfit_vectors()[ids.to(self.device)]).squeeze(0).cpu()
+            tokens = [str(c) for c in candidates]
+        else:
+            garments = self._pad([self._garment_ids(c) for c in candidates])
+            scores = torch.from_numpy(self.score(user, candidates))
+            tokens = [self._existing_outfit(row) for row in garments]
+        top = scores.topk(min(k, len(scores))).indices.tolist()
+        return [self._describe(garments[i][garments[i] > 0], float(scores[i]), outfit=tokens[i]) for i in top]
+
+    # ------------------------------------------------------------------ composing outfits
+
+    def _slot_layout(self):
+        """Slots of a composed outfit: each category as many times as every outfit has it, plus optional slots
+        up to the most any outfit has (a second top in variable-length datasets). Categories in order."""
+        categories = self.dataset.outfit_categories[1:]  # [O, L], -1 = padding
+        slots = []
+        for index in range(len(CATEGORIES)):
+            counts = (categories == index).sum(1)
+            low, high = int(counts.min()), int(counts.max())
+            for n in range(high):
+                slots.append((index, n >= low))
+        return slots
+
+    def _searcher(self):
+        if self._search is None:
+            with torch.no_grad():
+                garments = torch.arange(len(self.garment_tokens), device=self.device)
+                features = self.model.encode_garments(garments[1:])
+                features = torch.cat([features.new_zeros((1, features.shape[1])), features])  # [G, d]
+            self._search = OutfitSearch(self.model.outfit_encoder, features, batch_size=self.batch_size)
+        return self._search
+
+    def build_slots(self, fixed=None, pool=None):
+        """:class:`Slot` list for :meth:`compose`: ``fixed`` ``{category: garment token or list}``, ``pool``
+        (garment tokens) restricts the catalogue."""
+        fixed = dict(fixed or {})
+        unknown = sorted(set(fixed) - set(CATEGORIES))
+        if unknown:
+            raise ConfigError(f"unknown category {unknown[0]!r} in fixed", where="fixed",
+                              fix=f"categories are {', '.join(CATEGORIES)}")
+        if pool is None:
+            allowed = torch.ones(len(self.garment_tokens), dtype=torch.bool)
+        else:
+            allowed = torch.zeros(len(self.garment_tokens), dtype=torch.bool)
+            allowed[torch.tensor([self.garment_id(g) for g in pool], dtype=torch.long)] = True
+        allowed[0] = False
+        slots, first_of = [], {}
+        for category, optional in self.slots:
+            name = CATEGORIES[category]
+            given = fixed.get(name, [])
+            given = [given] if isinstance(given, (str, int)) else list(given)
+            position = sum(1 for c, _ in self.slots[: len(slots)] if c == category)
+            if position < len(given):
+                gid = self.garment_id(given[position])
+                if int(self.garment_category[gid]) != category:
+                    raise ConfigError(f"garment {given[position]!r} is a {CATEGORIES[self.garment_category[gid]]}, "
+                                      f"not a {name}", where="fixed", fix=f"fix a {name} garment as {name}")
+                slot = Slot(category, torch.tensor([gid], device=self.device), optional=False, fixed=True)
+            else:
+                ids = ((self.garment_category == category) & allowed).nonzero().squeeze(1).to(self.device)
+                slot = Slot(category, ids, optional=optional)
+            slot.distinct_from = first_of.get(category)
+            first_of.setdefault(category, len(slots))
+            slots.append(slot)
+        extra = {name: len([v] if isinstance(v, (str, int)) else v) for name, v in fixed.items()}
+        for name, count in extra.items():
+            most = sum(1 for c, _ in self.slots if CATEGORIES[c] == name)
+            if count > most:
+                raise ConfigError(f"{count} {name} garments fixed, outfits of this dataset have at most {most}",
+                                  where="fixed")
+        return slots
+
+    def compose(self, user, k=10, fixed=None, pool=None, exact=False, shortlist=None, beam=None,
+                exhaustive_limit=None):
+        """Top-``k`` *new* outfits for ``user`` built from the garment catalogue, one garment per slot
+        (the user's training outfits are left out). ``fixed`` completes a partial outfit, e.g.
+        ``{"top": "101"}``; ``pool`` restricts the catalogue to some garment tokens; ``exact=True`` scores
+        every combination (brute force, whatever the size); ``shortlist``, ``beam``, ``exhaustive_limit``
+        override this object's settings for the call. Returns dicts as :meth:`rank`, the first with ``info``
+        (search method, combinations scored, seconds)."""
+        shortlist = self.shortlist if shortlist is None else shortlist
+        beam = self.beam if beam is None else beam
+        exhaustive_limit = self.exhaustive_limit if exhaustive_limit is None else exhaustive_limit
+        _check_sizes(shortlist=shortlist, beam=beam, exhaustive_limit=exhaustive_limit, k=k)
+        uid = self.user_id(user)
+        slots = self.build_slots(fixed, pool)
+        search = self._searcher()
+        exclude = {frozenset(row[row > 0].tolist()) for row in self.outfit_garments[self._known.get(uid, [])]}
+        vector = self.model.user_embedding.weight[uid].detach()
+        with torch.no_grad():
+            if exact:
+                result = search.brute_force(vector, slots, k, exclude)
+            else:
+                result = search.search(vector, slots, k, exclude, shortlist, beam, exhaustive_limit)
+        rows = [self._describe(g[g > 0].cpu(), float(s), outfit=self._existing_outfit(g))
+                for g, s in zip(result.garments, result.scores)]
+        if rows:
+            rows[0]["info"] = result.info
+        return rows
+
+    # ------------------------------------------------------------------ new users (cold start)
+
+    @torch.no_grad()
+    def cold_scores(self, liked_outfits, candidates, strategy="wavg"):
+        """Scores of a new user who likes ``liked_outfits`` (outfit tokens) for ``candidates`` (outfit tokens),
+        through the warm users: ``recbole_outfit.evaluator.cold_start.cold_start_scores`` (Eq. 20-24) with
+        the saved ``cold_delta`` and ``cold_tau``. Returns numpy ``[J]``."""
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {strategy!r}", where="strategy", fix=f"use one of {STRATEGIES}")
+        liked = torch.tensor([self.outfit_id(o) for o in liked_outfits], dtype=torch.long)
+        if not len(liked):
+            raise ConfigError("no liked outfits given", where="liked", fix="give one or more outfit ids")
+        ids = torch.tensor([self.outfit_id(o) for o in candidates], dtype=torch.long)
+        return self._cold(liked, ids, strategy).numpy()
+
+    def _cold(self, liked, ids, strategy):
+        vectors = self.outfit_vectors()
+        warm = torch.arange(1, self.model.n_users, device=self.device)  # id 0 is RecBole's padding user
+        known = self.model.scores(warm, vectors[liked.to(self.device)]).cpu()  # [U, K]
+        delta, tau = self.config["cold_delta"] or 0.0, self.config["cold_tau"] or 0.2
+        parts = []
+        for part in ids.split(self.batch_size * 4):  # Eq. 22 and 24 are per candidate: exact in chunks
+            candidate = self.model.scores(warm, vectors[part.to(self.device)]).cpu()  # [U, j]
+            parts.append(cold_start_scores(known, candidate, strategy, delta, tau))
+        return torch.cat(parts) if parts else torch.zeros(0)
+
+    @torch.no_grad()
+    def cold_user(self, liked_outfits, k=10, strategy="wavg", candidates=None):
+        """Top-``k`` outfits for a new user from a few outfits they like (tokens); candidates: outfit tokens,
+        or None for every outfit but the liked ones."""
+        _check_sizes(k=k)
+        liked = [str(o) for o in liked_outfits]
+        if candidates is None:
+            skip = {self.outfit_id(o) for o in liked}
+            candidates = [t for i, t in enumerate(self.outfit_tokens) if i and i not in skip]
+        scores = torch.from_numpy(self.cold_scores(liked, candidates, strategy))
+        top = scores.topk(min(k, len(scores))).indices.tolist()
+        return [{**self.outfit(candidates[i]), "score": float(scores[i])} for i in top]
+
+    # ------------------------------------------------------------------ export
+
+    @torch.no_grad()
+    def embeddings(self):
+        """User, garment and outfit vectors for a vector index: ``{"users": (tokens, [U, d']), "garments":
+        (tokens, [G, d]), "outfits": (tokens, [O, d'])}`` as numpy (padding rows left out). Score = cosine of a
+        user and an outfit vector (Eq. 9)."""
+        features = self._searcher().features
+        return {
+            "users": (list(self.user_tokens[1:]), self.model.user_embedding.weight[1:].cpu().numpy()),
+            "garments": (list(self.garment_tokens[1:]), features[1:].cpu().numpy()),
+            "outfits": (list(self.outfit_tokens[1:]), self.outfit_vectors()[1:].cpu().numpy()),
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def _existing_outfit(self, garment_ids):
+        """Token of the catalogue outfit made of exactly these garments, or None."""
+        if self._outfit_index is None:
+            self._outfit_index = {frozenset(row[row > 0].tolist()): i for i, row in enumerate(self.outfit_garments)
+                                  if i}
+        ids = garment_ids.tolist() if torch.is_tensor(garment_ids) else list(garment_ids)
+        found = self._outfit_index.get(frozenset(g for g in ids if g))
+        return self.outfit_tokens[found] if found else None
+
+    def _describe(self, garment_ids, score, outfit=None):
+        ids = garment_ids.tolist()
+        row = {"outfit": outfit, "garments": [self.garment_tokens[g] for g in ids],
+               "categories": [CATEGORIES[int(self.garment_category[g])] for g in ids]}
+        if score is not None:
+            row["score"] = score
+        return row
+
+
+def _check_sizes(**sizes):
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "exhaustive_limit" else 1):
+            raise ConfigError(f"{name} must be a positive int, got {value!r}", where=name)
