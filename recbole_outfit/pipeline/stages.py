@@ -200,7 +200,8 @@ def check_stages(config):
 
 def prepare_stages(config, train):
     """Build or reuse every stage ``config``'s model needs and record each artifact's file in ``config``; then a
-    fresh seed (the same data order whether stages ran or were reused). RecBole's own models need none."""
+    fresh seed, for every run (the same data order whether stages ran or were reused, and a stage's own run
+    starts from its seed, not from wherever the run that needs it left the random state)."""
     stages = wanted_stages(config)
     for number, stage in enumerate(stages, 1):
         getLogger().info(set_color(f"Stage {number} of {len(stages) + 1}", "green") + f": {stage.need}")
@@ -211,7 +212,7 @@ def prepare_stages(config, train):
     if stages:
         getLogger().info(set_color(f"Stage {len(stages) + 1} of {len(stages) + 1}", "green")
                          + f": {config['model']} on {config['dataset']}")
-        init_seed(config["seed"], config["reproducibility"])
+    init_seed(config["seed"], config["reproducibility"])  # every run, a stage's included, starts from its seed
 
 
 def load_artifacts(config, train_dataset):
