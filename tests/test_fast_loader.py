@@ -1,5 +1,7 @@
 """The fast atomic-file loader (``fast_loader: True``) gives the dataset RecBole's own reader gives."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -71,12 +73,44 @@ def test_fast_loader_reads_the_raw_frames_as_recbole(workspace, run_dir):
 
 
 def test_token_rows_and_padding_match_recbole_row_by_row():
-    rows = np.array(["a bb c", "", "dd", "e  f ", " g", "hh ii jj kk"], dtype=object)
-    split = split_token_rows(rows, " ")
-    expected = [np.array(list(filter(None, row.split(" ")))) for row in rows]  # RecBole's expression
-    assert [list(r) for r in split] == [list(r) for r in expected]
+    plain = ["a bb c", "", "dd", "e  f ", " g", "hh ii jj kk", "  "]
+    for rows in (np.array(plain, dtype=object), np.array(plain + ["x\x01y z"], dtype=object)):  # marker: slow path
+        split = split_token_rows(rows, " ")
+        expected = [np.array(list(filter(None, row.split(" ")))) for row in rows]  # RecBole's expression
+        assert [list(r) for r in split] == [list(r) for r in expected]
     assert split_token_rows(np.array([], dtype=object), " ") == []
     ids = [np.array([3, 1, 2]), np.array([], dtype=np.int64), np.array([5]), np.array([4, 4, 4, 4, 4])]
     for max_length in (2, 5, 9):
         padded = torch.nn.utils.rnn.pad_sequence([torch.LongTensor(r[:max_length]) for r in ids], batch_first=True)
         assert torch.equal(torch.from_numpy(pad_rows(ids, max_length)), padded)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_unknown_outfits_and_garments_are_reported_with_their_line(workspace, run_dir, tmp_path, fast):
+    from recbole_outfit.data.dataset import OutfitDataset
+    from recbole_outfit.errors import DataFormatError
+
+    config = Config(model="NPair", dataset="synthetic630", config_dict=tiny_config(workspace, run_dir))
+    create_dataset(config)  # converted
+    source = config["data_path"]
+    for corrupt, expected in (("garment", "uses garment"), ("test.inter", "is not defined in")):
+        folder = tmp_path / corrupt / "synthetic630"
+        shutil.copytree(source, folder)
+        path = folder / f"synthetic630.{corrupt}"
+        lines = path.read_text().splitlines(keepends=True)
+        if corrupt == "garment":  # drop the garment of the first outfit's first slot
+            first = (folder / "synthetic630.item").read_text().splitlines()[1].split("\t")[1].split(" ")[0]
+            lines = [line for line in lines if not line.startswith(first + "\t")]
+        else:  # a test row naming an outfit that .item does not define, on line 3
+            lines.insert(2, lines[1].split("\t")[0] + "\tno-such-outfit\t1.0\n")
+        path.write_text("".join(lines))
+        bad = Config(model="NPair", dataset="synthetic630", config_dict=tiny_config(
+            workspace, run_dir, data_path=str(tmp_path / corrupt), fast_loader=fast))
+        with pytest.raises(DataFormatError) as error:
+            OutfitDataset(bad)
+        message = str(error.value)
+        assert expected in message
+        if corrupt == "garment":
+            assert repr(first) in message and "synthetic630.item, line 2" in message
+        else:
+            assert "'no-such-outfit'" in message and "synthetic630.test.inter, line 3" in message

@@ -37,23 +37,32 @@ CATEGORIES_FIELD = "categories"  # .item: their categories (token_seq)
 NEG_GARMENTS = "neg_garments"  # training batches: sampled negative outfits [B, n, L]
 
 
+def split_rows(flat, lengths):
+    """``flat`` cut into consecutive rows of ``lengths`` (views): ``np.split`` without its per-piece cost."""
+    ends = np.cumsum(lengths).tolist()
+    return [flat[start:end] for start, end in zip([0] + ends[:-1], ends)]
+
+
 def split_token_rows(values, separator):
-    """Rows of ``separator``-joined tokens -> one numpy string array per row of its non-empty tokens.
+    """Rows of ``separator``-joined tokens -> one array per row of its non-empty tokens.
 
     values: object array ``[R]`` of str. Equal, row by row, to RecBole's
-    ``np.array(list(filter(None, row.split(separator))))``, computed with one split over the whole column
-    (the rows are views of one array, so their numpy string width is the column's longest token).
+    ``np.array(list(filter(None, row.split(separator))))``, computed with one split over the whole column:
+    rows are joined with a marker token between them, so the row of every token is the number of markers
+    before it. The rows are views of one object array of str (RecBole's are numpy unicode arrays: the
+    same strings, and the same ids once remapped).
     """
     if not len(values):
         return []
-    counts = np.fromiter((row.count(separator) + 1 for row in values), dtype=np.int64, count=len(values))
-    tokens = np.array(separator.join(values).split(separator))  # [sum(counts)], empty tokens included
-    keep = tokens != ""
-    if not keep.all():  # empty rows, doubled or trailing separators: drop the empty tokens
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        counts = np.add.reduceat(keep.astype(np.int64), starts)
-        tokens = tokens[keep]
-    return np.split(tokens, np.cumsum(counts)[:-1])
+    marker = "\x01"  # a control character no token holds (numpy would strip a trailing NUL)
+    if any(marker in row for row in values):
+        return [np.array(list(filter(None, row.split(separator)))) for row in values]
+    tokens = np.array(f"{separator}{marker}{separator}".join(values).split(separator), dtype=object)  # + markers, ""
+    is_marker = tokens == marker
+    row = np.cumsum(is_marker)  # [T] row index of each token
+    keep = ~is_marker & (tokens != "")
+    lengths = np.bincount(row[keep], minlength=len(values))  # [R] non-empty tokens per row
+    return split_rows(tokens[keep], lengths)
 
 
 def pad_rows(rows, max_length):
@@ -82,9 +91,13 @@ class OutfitDataset(Dataset):
         super()._init_alias()
 
     def _data_processing(self):
-        self._check_references()
+        self._check_tables()
         super()._data_processing()
         self._build_outfit_tables()
+
+    def _remap_ID_all(self):
+        super()._remap_ID_all()
+        self._check_references()  # on the remapped ids, before RecBole adds rows for ids without features
 
     # ------------------------------------------------------------------ reading atomic files
 
@@ -178,7 +191,7 @@ class OutfitDataset(Dataset):
         new_ids_list, mp = pd.factorize(tokens)
         new_ids_list = np.split(new_ids_list + 1, split_point)
         mp = np.array(["[PAD]"] + list(mp))
-        token_id = {t: i for i, t in enumerate(mp)}
+        token_id = dict(zip(mp, range(len(mp))))  # RecBole's {token: id}, keys numpy str as in RecBole
         for (feat, field, ftype), new_ids in zip(remap_list, new_ids_list):
             if field not in self.field2id_token:
                 self.field2id_token[field] = mp
@@ -187,7 +200,7 @@ class OutfitDataset(Dataset):
                 feat[field] = new_ids
             elif ftype == FeatureType.TOKEN_SEQ:
                 lengths = np.fromiter(map(len, feat[field].values), dtype=np.int64, count=len(feat))
-                feat[field] = np.split(new_ids, np.cumsum(lengths)[:-1])
+                feat[field] = split_rows(new_ids, lengths)
 
     def _dataframe_to_interaction(self, data):
         """RecBole's conversion to an ``Interaction``, with ``token_seq`` fields padded by one array
@@ -216,7 +229,7 @@ class OutfitDataset(Dataset):
     def _path(self, suffix):
         return os.path.join(self.dataset_path, f"{self.dataset_name}.{suffix}")
 
-    def _check_references(self):
+    def _check_tables(self):
         item_feat = getattr(self, "item_feat", None)
         garment_feat = getattr(self, "garment_feat", None)
         if item_feat is None or garment_feat is None or GARMENTS not in item_feat:
@@ -226,27 +239,37 @@ class OutfitDataset(Dataset):
                 fix="convert the dataset with python -m recbole_outfit.data.convert, and keep "
                     "load_col: ~ and additional_feat_suffix: [garment] in the config",
             )
-        known_outfits = set(item_feat[self.iid_field].values)
+
+    def _check_references(self):
+        """Every outfit an interaction names is defined in ``.item``, every garment of an outfit in
+        ``.garment`` (RecBole would silently give unknown ids empty features). Runs on the remapped ids (one
+        id space per alias group), so it costs array lookups, not string hashing."""
+        outfit_tokens = self.field2id_token[self.iid_field]
+        defined = np.zeros(len(outfit_tokens), dtype=bool)  # [outfit ids]
+        defined[self.item_feat[self.iid_field].values] = True
         inter_outfits = self.inter_feat[self.iid_field].values
-        unknown = np.flatnonzero(~pd.Series(inter_outfits).isin(known_outfits).values)
+        unknown = np.flatnonzero(~defined[inter_outfits])
         if len(unknown):
             row = int(unknown[0])
             file, line = self._inter_file_of(row)
             raise DataFormatError(
-                f"outfit {inter_outfits[row]!r} is not defined in {self._path('item')} "
+                f"outfit {str(outfit_tokens[inter_outfits[row]])!r} is not defined in {self._path('item')} "
                 f"({len(unknown)} such rows)", where=location(file, line),
                 fix="re-run the converter (--force) so the .inter and .item files come from one conversion",
             )
-        outfits = item_feat[GARMENTS].values  # one array of garment tokens per outfit
+        garment_tokens = self.field2id_token[GARMENT_ID]
+        listed = np.zeros(len(garment_tokens), dtype=bool)  # [garment ids]
+        listed[self.garment_feat[GARMENT_ID].values] = True
+        outfits = self.item_feat[GARMENTS].values  # one array of garment ids per outfit
         lengths = np.fromiter(map(len, outfits), dtype=np.int64, count=len(outfits))
-        tokens = np.concatenate(list(outfits)) if len(outfits) else np.array([], dtype=str)
-        unknown = np.flatnonzero(~pd.Series(tokens).isin(set(garment_feat[GARMENT_ID].values)).values)
+        garments = np.concatenate(list(outfits)).astype(np.int64) if len(outfits) else np.zeros(0, dtype=np.int64)
+        unknown = np.flatnonzero(~listed[garments])
         if len(unknown):
             row = int(np.searchsorted(np.cumsum(lengths), unknown[0], side="right"))  # the outfit holding it
             raise DataFormatError(
-                f"outfit {item_feat[self.iid_field].values[row]!r} uses garment {tokens[unknown[0]]!r} that "
-                f"{self._path('garment')} does not list", where=location(self._path("item"), row + 2),
-                fix="re-run the converter (--force)",
+                f"outfit {str(outfit_tokens[self.item_feat[self.iid_field].values[row]])!r} uses garment "
+                f"{str(garment_tokens[garments[unknown[0]]])!r} that {self._path('garment')} does not list",
+                where=location(self._path("item"), row + 2), fix="re-run the converter (--force)",
             )
 
     def _inter_file_of(self, row):
