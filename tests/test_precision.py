@@ -107,3 +107,26 @@ def test_amp_policy_on_cuda(monkeypatch, bf16, expected):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "a GPU")
     assert amp_dtype({"enable_amp": True}, "cuda:0") == expected
     assert amp_dtype({"enable_amp": False}, "cuda:0") is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (benchmarks/gpu.sh runs it)")
+def test_amp_run_on_cuda(workspace, run_dir):
+    """On CUDA: bfloat16 autocast (float16 + scaler without bf16), a full run works, and AMP scores stay
+    close to float32 scores of the same weights."""
+    config = Config("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, enable_amp=True, gpu_id="0"))
+    dataset = create_dataset(config)
+    _, valid, _ = data_preparation(config, dataset)
+    torch.manual_seed(0)
+    model = get_model("NPair")(config, dataset).to(config["device"])
+    trainer = OutfitTrainer(config, model)
+    expected = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    assert trainer.amp_dtype == expected and trainer.enable_scaler == (expected == torch.float16)
+    model.eval()
+    with torch.no_grad():
+        plain = torch.cat([model.predict(batch.to(config["device"])) for batch, *_ in valid])
+        with torch.autocast("cuda", dtype=expected):
+            mixed = torch.cat([model.predict(batch.to(config["device"])) for batch, *_ in valid])
+    assert mixed.dtype == torch.float32 and (mixed - plain).abs().max() < 0.05
+    result = run_recbole_outfit("NPair", "synthetic630",
+                                config_dict=tiny_config(workspace, run_dir, enable_amp=True, gpu_id="0"))
+    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0

@@ -214,7 +214,7 @@ class ImageStore:
         tensor = torch.empty(self.array.shape, dtype=torch.uint8, device=device)
         rows = max(1, chunk_bytes // max(1, self.array[0].nbytes if len(self) else 1))
         for start in range(0, len(self), rows):
-            tensor[start:start + rows].copy_(torch.from_numpy(np.ascontiguousarray(self.array[start:start + rows])))
+            tensor[start:start + rows].copy_(torch.from_numpy(np.array(self.array[start:start + rows])))  # one chunk
         return tensor
 
     def gather(self, rows, device):

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# GPU checks of the scale work, in one go on a CUDA machine (run from the repository root):
+#
+#   bash benchmarks/gpu.sh                      # about 10 minutes on one H100 with 16 cores
+#   FULL_SIZE=1 bash benchmarks/gpu.sh          # also the 224 px store (about 21 GB of disk, +10 minutes)
+#
+# 1. the CUDA tests of mixed precision and channels-last (tests/test_precision.py);
+# 2. the scale benchmark on synthetic630full (Polyvore-630 size, 64 px): dataset load with RecBole's reader
+#    and the fast loader, training step and full test scoring contiguous / channels-last / channels-last +
+#    bfloat16 autocast, peak GPU memory, and NPair trained 10 epochs on synthetic630 with and without
+#    enable_amp (test AUC and NDCG side by side);
+# 3. with FULL_SIZE=1, the same scoring at 224 px (the paper's input size), for the paper's 74.1 s (XS, P100).
+#
+# Figures go to results/gpu/ (scale-<dataset>.md and .json, and this script's log); the device is named
+# in each report. Needs the project installed in the Python given by $PYTHON (default .venv/bin/python):
+#   python3 -m venv .venv && .venv/bin/pip install -e ".[test]"
+# The synthetic data is generated and converted on first use (a few minutes of CPU; about 2 GB at 64 px).
+set -euo pipefail
+
+PYTHON=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-results/gpu}
+STEPS=${STEPS:-40}
+AMP_EPOCHS=${AMP_EPOCHS:-10}
+WORKERS=${WORKERS:-$(nproc)}
+mkdir -p "$OUT"
+LOG="$OUT/gpu-run.log"
+exec > >(tee -a "$LOG") 2>&1
+
+echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname)"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+"$PYTHON" - <<'EOF'
+import sys
+import torch
+if not torch.cuda.is_available():
+    sys.exit("benchmarks/gpu.sh needs a CUDA device: torch.cuda.is_available() is False")
+print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}, bf16: {torch.cuda.is_bf16_supported()}")
+EOF
+
+echo "== 1. CUDA tests (mixed precision, channels-last)"
+OMP_NUM_THREADS=4 "$PYTHON" -m pytest -q tests/test_precision.py
+
+echo "== 2. scale benchmark, synthetic630full at 64 px (data generated on first use)"
+"$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630full --steps="$STEPS" --rounds=2 \
+    --load_repeats=1 --score_repeats=2 --amp_dataset=synthetic630 --amp_epochs="$AMP_EPOCHS" \
+    --out="$OUT" --gpu_id=0 --convert_workers="$WORKERS"
+
+if [ "${FULL_SIZE:-0}" = "1" ]; then
+    echo "== 3. full test scoring at 224 px (the store converted once into dataset_atomic_224/)"
+    "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630full --steps=0 --load_repeats=0 \
+        --score_repeats=2 --amp_epochs=0 --out="$OUT/224px" --gpu_id=0 --convert_workers="$WORKERS" \
+        --image_size=224 --data_path=dataset_atomic_224/
+fi
+
+echo "== done $(date -u '+%H:%M:%S UTC'): figures in $OUT/"

@@ -1,0 +1,362 @@
+"""Polyvore scale: loading, training steps, full test scoring and memory, with and without the speed paths.
+
+    python -m recbole_outfit.benchmarks.scale --dataset=synthetic630full [--steps 20] [--rounds 2]
+        [--model NPair] [--load_repeats 1] [--score_repeats 1] [--amp_dataset synthetic630] [--amp_epochs 10]
+        [--out results] [--key=value ...]    (any other config setting, as on the main command line)
+
+Each figure is measured for the plain path and the fast path, in the same run:
+
+* **dataset load** (``create_dataset`` + ``data_preparation``, the fixed cost before a run's first step):
+  RecBole's atomic-file reader (``fast_loader: False``) against the plugin's (``fast_loader: True``), each
+  in a fresh process (so each starts cold and its peak resident memory is its own), alternating;
+* **training step** of ``--model`` (seconds per step, data sampling and image gather included, and the
+  epoch extrapolated from it): contiguous convolutions (``channels_last: False``) against channels-last,
+  and on CUDA channels-last with mixed precision (``enable_amp: True``), alternating in ``--rounds``;
+* **full test scoring** (every labeled test row, cached garment features): the same variants;
+* **resident memory**: the peak of each phase, and during scoring the anonymous and the file-backed
+  resident memory separately: the image store is memory-mapped, so the store's pages a pass touches are
+  file-backed page cache (the kernel can drop them under pressure) and do not grow with the store's size;
+* on CUDA with ``--amp_dataset``: a full training run with and without ``enable_amp`` and its test metrics.
+
+Writes ``<out>/scale-<dataset>.md`` and ``.json``.
+"""
+
+import argparse
+import logging
+import multiprocessing
+import os
+import resource
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+import torch
+from recbole.utils import init_seed
+
+from recbole_outfit.atomic import atomic_write
+from recbole_outfit.benchmarks.efficiency import PeakMemory, score_all, time_scoring, time_steps
+from recbole_outfit.config import Config
+from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.report import format_table, machine_description, write_json_atomic
+from recbole_outfit.trainer.precision import amp_dtype, autocast
+from recbole_outfit.utils import create_dataset, data_preparation, get_model
+
+PAPER_SCORING_SECONDS = 74.1  # paper Table 5: XS scoring every Polyvore-630 test candidate, one P100 GPU
+LOAD_VARIANTS = [("RecBole's reader", {"fast_loader": False}), ("fast loader", {"fast_loader": True})]
+
+
+def compute_variants(cuda):
+    """(name, settings) of the training / scoring variants this device has: AMP only on CUDA."""
+    variants = [("contiguous", {"channels_last": False, "enable_amp": False}),
+                ("channels-last", {"channels_last": True, "enable_amp": False})]
+    if cuda:
+        variants.append(("channels-last + AMP", {"channels_last": True, "enable_amp": True}))
+    return variants
+
+
+class ResidentMemory:
+    """Peak anonymous and file-backed resident memory of this process during a block (Linux
+    ``/proc/self/status`` ``RssAnon`` / ``RssFile``, sampled every 20 ms); zeros where not available."""
+
+    def __init__(self):
+        self.peak = {"anon": 0, "file": 0}
+        self.start = self.read()
+
+    @staticmethod
+    def read():
+        values = {"anon": 0, "file": 0}
+        try:
+            with open("/proc/self/status", "r", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith(("RssAnon:", "RssFile:")):
+                        key = "anon" if line.startswith("RssAnon") else "file"
+                        values[key] = int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return values
+
+    def __enter__(self):
+        self.start = self.read()
+        self.peak = dict(self.start)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self._update()
+
+    def _update(self):
+        now = self.read()
+        self.peak = {k: max(self.peak[k], now[k]) for k in now}
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._update()
+        return False
+
+
+# ------------------------------------------------------------------------------------------------- loading
+
+
+def _load_in_fresh_process(queue, model, dataset, overrides, threads):
+    """(In a spawned process.) Time ``create_dataset`` and ``data_preparation``; put seconds and memory on
+    ``queue`` (or the error's text)."""
+    try:
+        queue.put(_load_timed(model, dataset, overrides, threads))
+    except BaseException as error:  # reported by the parent
+        queue.put({"error": f"{type(error).__name__}: {error}"})
+
+
+def _load_timed(model, dataset, overrides, threads):
+    torch.set_num_threads(threads)
+    logging.disable(logging.WARNING)
+    config = Config(model, dataset, config_dict=overrides, command_line=False)
+    before = psutil.Process().memory_info().rss
+    started, cpu_started = time.perf_counter(), time.process_time()
+    data = create_dataset(config)
+    loaded = time.perf_counter()
+    data_preparation(config, data)
+    done, cpu_done = time.perf_counter(), time.process_time()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return {"create_dataset": loaded - started, "data_preparation": done - loaded, "total": done - started,
+            "cpu": cpu_done - cpu_started, "rss_before": before, "peak_rss": peak}
+
+
+def loading_benchmark(model, dataset, overrides, repeats):
+    """Each loader ``repeats`` times, alternating, each run in a fresh process."""
+    logger = logging.getLogger()
+    context = multiprocessing.get_context("spawn")
+    runs = {name: [] for name, _ in LOAD_VARIANTS}
+    for repeat in range(repeats):
+        for name, settings in LOAD_VARIANTS:
+            queue = context.Queue()
+            process = context.Process(target=_load_in_fresh_process, args=(
+                queue, model, dataset, {**overrides, **settings}, torch.get_num_threads()))
+            process.start()
+            result = queue.get()
+            process.join()
+            if "error" in result:
+                raise RuntimeError(f"loading {dataset} with the {name} failed: {result['error']}")
+            runs[name].append(result)
+            logger.info(f"load, {name}: create_dataset {result['create_dataset']:.1f}s + data_preparation "
+                        f"{result['data_preparation']:.1f}s (CPU {result['cpu']:.1f}s), peak RSS "
+                        f"{result['peak_rss'] / 2**30:.2f} GiB")
+    return runs
+
+
+# ------------------------------------------------------------------------------------------------- compute
+
+
+def _build(model_name, dataset, settings, overrides):
+    config = Config(model_name, dataset.dataset_name, config_dict={**overrides, **settings}, command_line=False)
+    init_seed(config["seed"], True)
+    return config, get_model(model_name)(config, dataset).to(config["device"])
+
+
+def warm_page_cache(path, chunk=64 * 2**20):
+    """Read a file once through ordinary reads (not the memory map), so every variant scores from a warm
+    page cache and none pays the first disk reads; this process's mapping is not touched."""
+    with open(path, "rb", buffering=0) as f:
+        buffer = bytearray(chunk)
+        while f.readinto(buffer):
+            pass
+
+
+def distinct_garments(dataset, loader):
+    """Number of distinct garments in the rows of ``loader`` (the store rows one scoring pass touches)."""
+    garments = dataset.outfit_garments[loader._dataset.inter_feat[dataset.iid_field]]  # [rows, L]
+    return int(torch.unique(garments[garments > 0]).numel())
+
+
+def compute_benchmark(model_name, dataset_name, overrides, steps, rounds, score_repeats):
+    """Training-step and full-scoring timings of each variant, with memory; and the store's facts."""
+    logger = logging.getLogger()
+    base = Config(model_name, dataset_name, config_dict=overrides, command_line=False)
+    device = base["device"]
+    cuda = torch.device(device).type == "cuda"
+    dataset = create_dataset(base)
+    train_data, _, tests = data_preparation(base, dataset)
+    test_loader = tests["test"]
+    variants = compute_variants(cuda)
+    built = {name: _build(model_name, train_data._dataset, settings, overrides) for name, settings in variants}
+    dtypes = {name: amp_dtype(config, device) for name, (config, _) in built.items()}
+
+    step_times = {name: [] for name, _ in variants}
+    step_memory = {name: 0 for name, _ in variants}
+    per_round = max(1, int(np.ceil(steps / rounds)))
+    for round_index in range(rounds if steps > 0 else 0):
+        for name, _ in variants:
+            config, model = built[name]
+            with PeakMemory(device) as memory, autocast(device, dtypes[name]):
+                mean, _ = time_steps(model, train_data, device, per_round, warmup=2 if round_index == 0 else 1)
+            step_times[name].append(mean)
+            step_memory[name] = max(step_memory[name], memory.peak_bytes)
+            logger.info(f"step, {name}, round {round_index + 1}: {mean * 1000:.0f} ms")
+
+    store = dataset.image_store(place="cpu")
+    touched = distinct_garments(dataset, test_loader) * int(np.prod(store.array.shape[1:]))
+    if not cuda:
+        warm_page_cache(store.path)
+    scoring = {}
+    for name, _ in (variants if score_repeats > 0 else []):
+        config, model = built[name]
+        with autocast(device, dtypes[name]):
+            score_all(model, test_loader, device, max_batches=2)  # warm-up (allocator, kernels)
+            with ResidentMemory() as resident:
+                seconds, std, peak, rows = time_scoring(model, test_loader, device, score_repeats)
+        scoring[name] = {"seconds": seconds, "std": std, "peak_bytes": peak, "rows": rows,
+                         "anon_start": resident.start["anon"], "anon_peak": resident.peak["anon"],
+                         "file_start": resident.start["file"], "file_peak": resident.peak["file"]}
+        logger.info(f"scoring, {name}: {seconds:.1f}s, peak {peak / 2**30:.2f} GiB (anonymous "
+                    f"{resident.peak['anon'] / 2**30:.2f}, file-backed {resident.peak['file'] / 2**30:.2f})")
+    steps_result = {name: {"seconds": float(np.mean(step_times[name])), "rounds": step_times[name],
+                           "peak_bytes": step_memory[name]} for name, _ in variants if step_times[name]}
+    facts = {"device": str(device), "batches_per_epoch": len(train_data), "train_batch_size": base["train_batch_size"],
+             "test_rows": len(test_loader._dataset), "store_bytes": store.nbytes(), "store_rows": len(store),
+             "image_size": store.image_size, "touched_bytes": touched, "backbone": base["backbone"],
+             "amp_dtype": {name: str(dtype) if dtype else None for name, dtype in dtypes.items()}}
+    return steps_result, scoring, facts
+
+
+def amp_metrics(model_name, dataset_name, overrides, epochs):
+    """A full training run with and without ``enable_amp`` (same seed): test metrics and training time."""
+    from recbole_outfit.quick_start import run_recbole_outfit
+
+    results = {}
+    for name, amp in (("float32", False), ("AMP", True)):
+        result = run_recbole_outfit(model_name, dataset_name, config_dict={**overrides, "enable_amp": amp,
+                                                                           "epochs": epochs})
+        results[name] = {"test_result": result.get("test_result"), "timing": result.get("timing")}
+    return results
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+
+def _gib(value):
+    return f"{value / 2**30:.2f}"
+
+
+def report(args, loading, steps, scoring, facts, amp):
+    cuda = facts.get("device", "cpu").startswith("cuda")
+    lines = [f"# Scale on {args.dataset}", "",
+             f"{machine_description()}, {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}; "
+             f"{args.model} ({facts['backbone']} item encoder), {facts['image_size']} px images. Produced by", "",
+             "```bash", "python -m recbole_outfit.benchmarks.scale " + " ".join(args.argv), "```", ""]
+    if not cuda:
+        lines += ["On this CPU machine other jobs shared the cores while it ran (each measurement is one thread "
+                  "unless the command says otherwise), so only the ratios within this file are meaningful, not "
+                  "its seconds. Mixed precision is a CUDA path (`enable_amp` is ignored on CPU) and has no row "
+                  "here; `benchmarks/gpu.sh` measures it on a GPU.", ""]
+    if loading:
+        base_name, fast_name = LOAD_VARIANTS[0][0], LOAD_VARIANTS[1][0]
+        mean = {name: {k: float(np.mean([r[k] for r in runs])) for k in runs[0]} for name, runs in loading.items()}
+        table = [[name, f"{m['create_dataset']:.1f}", f"{m['data_preparation']:.1f}", f"{m['total']:.1f}",
+                  f"{mean[base_name]['total'] / m['total']:.1f}x", f"{m['cpu']:.1f}",
+                  f"{mean[base_name]['cpu'] / m['cpu']:.1f}x", _gib(m["peak_rss"])] for name, m in mean.items()]
+        lines += [f"## Dataset load (`create_dataset` + `data_preparation`), mean of {args.load_repeats} fresh "
+                  "process(es) each", "",
+                  format_table(["loader", "create_dataset (s)", "data_preparation (s)", "total (s)", "speed-up",
+                                "CPU time (s)", "CPU speed-up", "peak RSS (GiB)"], table), "",
+                  "Seconds are wall-clock; CPU time is the loading process's own (user + system), which other "
+                  "jobs on a shared machine inflate less.", "",
+                  f"`fast_loader: False` is RecBole 1.2.1's reader; `fast_loader: True` (the default) the plugin's, "
+                  f"checked equal to it field by field (`tests/test_fast_loader.py`). Peak RSS includes the "
+                  "interpreter and torch.", ""]
+        facts["load_speedup"] = mean[base_name]["total"] / mean[fast_name]["total"]
+        facts["load_cpu_speedup"] = mean[base_name]["cpu"] / mean[fast_name]["cpu"]
+    if steps:
+        base = steps["contiguous"]["seconds"]
+        table = [[name, f"{s['seconds'] * 1000:.0f}", " / ".join(f"{x * 1000:.0f}" for x in s["rounds"]),
+                  f"{base / s['seconds']:.2f}x", f"{s['seconds'] * facts['batches_per_epoch'] / 60:.1f}",
+                  _gib(s["peak_bytes"])] for name, s in steps.items()]
+        lines += [f"## Training step (batch {facts['train_batch_size']}, {facts['batches_per_epoch']:,} batches "
+                  "an epoch)", "",
+                  format_table(["variant", "ms / step", "per round (ms)", "speed-up", "epoch (min, extrapolated)",
+                                "peak mem (GiB)"], table), "",
+                  "A step is RecBole's: the batch with its sampled negatives, the image gather, forward, loss, "
+                  f"backward, optimizer step. Variants alternate in {args.rounds} rounds of "
+                  f"{max(1, int(np.ceil(args.steps / args.rounds)))} steps.", ""]
+    if scoring:
+        base = scoring["contiguous"]["seconds"]
+        table = []
+        for name, s in scoring.items():
+            row = [name, f"{s['seconds']:.1f}", f"{base / s['seconds']:.2f}x", _gib(s["peak_bytes"])]
+            if not cuda:
+                row += [f"{_gib(s['anon_start'])} -> {_gib(s['anon_peak'])}",
+                        f"{_gib(s['file_start'])} -> {_gib(s['file_peak'])}"]
+            table.append(row)
+        headers = ["variant", "scoring (s)", "speed-up", "peak mem (GiB)"]
+        if not cuda:
+            headers += ["anonymous RSS (GiB)", "file-backed RSS (GiB)"]
+        lines += [f"## Full test scoring ({facts['test_rows']:,} labeled rows, each distinct garment encoded once)",
+                  "", format_table(headers, table), ""]
+        if cuda and facts["backbone"] == "XS":
+            lines += [f"The paper scores Polyvore-630's test candidates with XS in {PAPER_SCORING_SECONDS} s on "
+                      "one P100 (Table 5).", ""]
+        store_gib, touched_gib = facts["store_bytes"] / 2**30, facts["touched_bytes"] / 2**30
+        full_gib = facts["store_rows"] * 3 * 224 * 224 / 2**30
+        lines += ["### Memory during a scoring pass", "",
+                  f"The image store ({facts['store_rows']:,} garments, {store_gib:.2f} GiB at "
+                  f"{facts['image_size']} px; {full_gib:.1f} GiB at 224 px) is memory-mapped (`np.load(mmap_mode="
+                  "'r')`); a batch copies only its own rows out of the map. A test pass touches the rows of "
+                  f"its distinct garments, {touched_gib:.2f} GiB here. Those pages are file-backed page cache, "
+                  "clean and re-readable, which the kernel drops under memory pressure; the anonymous memory "
+                  "(dataset tables, model, feature cache, batches) does not depend on the store's size. On a "
+                  "GPU with room for it the store is copied to the device in 256 MiB chunks, so host memory "
+                  "holds one chunk at a time.", ""]
+    if amp:
+        table = [[name, *(f"{r['test_result'][k] * 100:.2f}" for k in ("user_auc", "user_ndcg")),
+                  f"{(r['timing'] or {}).get('train_seconds', float('nan')):.0f}"] for name, r in amp.items()]
+        diff = abs(amp["AMP"]["test_result"]["user_auc"] - amp["float32"]["test_result"]["user_auc"]) * 100
+        lines += [f"## Mixed precision: {args.model} trained {args.amp_epochs} epochs on {args.amp_dataset}", "",
+                  format_table(["precision", "test AUC", "test NDCG", "train (s)"], table), "",
+                  f"AUC difference: {diff:.2f} points (target: within 0.5).", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m recbole_outfit.benchmarks.scale", description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="synthetic630full", help="a Polyvore-630-sized dataset")
+    parser.add_argument("--model", default="NPair", help="model whose training step and scoring are timed")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per variant (0: skip)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of the step variants")
+    parser.add_argument("--load_repeats", type=int, default=1, help="fresh-process loads per loader (0: skip)")
+    parser.add_argument("--score_repeats", type=int, default=1, help="full scoring passes per variant (0: skip)")
+    parser.add_argument("--amp_dataset", default="synthetic630", help="dataset of the AMP-vs-float32 runs (CUDA)")
+    parser.add_argument("--amp_epochs", type=int, default=10, help="epochs of each AMP-vs-float32 run (0: skip)")
+    parser.add_argument("--out", default="results", help="folder of the report")
+    parser.add_argument("--gpu_id", default="0")
+    args, extra = parser.parse_known_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    overrides = {"show_progress": False, "state": "WARNING", "gpu_id": args.gpu_id}
+    for item in extra:  # any other --key=value is a config setting, as on the main command line
+        key, _, value = item.lstrip("-").partition("=")
+        overrides[key] = value
+    ensure_atomic_dataset(Config(args.model, args.dataset, config_dict=overrides, command_line=False))  # not timed
+    loading = loading_benchmark(args.model, args.dataset, overrides, args.load_repeats) if args.load_repeats else {}
+    steps, scoring, facts = compute_benchmark(args.model, args.dataset, overrides, args.steps, args.rounds,
+                                              args.score_repeats) if (args.steps or args.score_repeats) else ({}, {}, {})
+    cuda = torch.cuda.is_available() and facts.get("device", "cpu").startswith("cuda")
+    amp = amp_metrics(args.model, args.amp_dataset, overrides, args.amp_epochs) if cuda and args.amp_epochs else {}
+    text = report(args, loading, steps, scoring, facts, amp)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"scale-{args.dataset}.md")
+    with atomic_write(path) as f:
+        f.write(text + "\n")
+    write_json_atomic(os.path.join(args.out, f"scale-{args.dataset}.json"),
+                      {"command": "python -m recbole_outfit.benchmarks.scale " + " ".join(args.argv),
+                       "machine": machine_description(), "loading": loading, "steps": steps, "scoring": scoring,
+                       "facts": facts, "amp": amp})
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
