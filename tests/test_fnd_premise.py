@@ -32,7 +32,8 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
     fake_run(runs, atomic, "high", 0.30, "FND", 0, 0.75)
     (runs / "not-a-run.json").write_text("{}")
     out = str(tmp_path / "results" / "premise")
-    assert fnd_premise.main(["--runs", str(runs), "--out", out]) == 0
+    (tmp_path / "notes.md").write_text("Three epochs per run.")
+    assert fnd_premise.main(["--runs", str(runs), "--out", out, "--notes", str(tmp_path / "notes.md")]) == 0
     rows = list(csv.DictReader(open(out + ".csv")))
     assert len(rows) == 6
     assert {r["model"] for r in rows} == {"NPair", "FND (oracle, normalized, alpha 1)",
@@ -40,6 +41,7 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
     assert {float(r["false_negative_rate"]) for r in rows} == {0.02, 0.30}
     text = open(out + ".md").read()
     assert "82.00 ± 2.00 (2)" in text and "84.00 ± 2.00 (2)" in text and "70.00 (1)" in text
+    assert "## Notes\n\nThree epochs per run." in text
     pytest.importorskip("matplotlib")
     assert open(out + ".png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -9,7 +9,8 @@ false-negative rate of the random test and training negatives, ``synthetic`` not
 * ``<out>.csv``: one row per (level, model, seed) with ``false_negative_rate`` (measured, test negatives),
   ``false_negative_rate_train``, the oracle's test AUC, the run's settings and its test ``user_auc`` /
   ``user_ndcg``;
-* ``<out>.md``: per level, mean ± std over seeds (x 100), and the CSV's provenance;
+* ``<out>.md``: per level, mean ± std over seeds (x 100), the command, and ``--notes`` (a markdown file on
+  how the runs were made) when given;
 * ``<out>.png``: test AUC against the false-negative rate, one line per model with error bars (std over
   seeds), and the oracle's AUC (the ceiling) for reference (needs matplotlib: ``pip install -e ".[plot]"``).
 
@@ -109,7 +110,7 @@ def _cell(mean_std, seeds):
     return f"{mean:.2f} ± {std:.2f}" if seeds > 1 else f"{mean:.2f}"
 
 
-def markdown(rows, summary, command=None):
+def markdown(rows, summary, command=None, notes=None):
     models = sorted({m for _, m in summary}, key=lambda m: (m != "NPair", m))
     datasets = sorted({d for d, _ in summary}, key=lambda d: next(s["fnr"] or 0 for (dd, _), s in summary.items()
                                                                    if dd == d))
@@ -140,6 +141,8 @@ def markdown(rows, summary, command=None):
     ]
     if command:
         text += ["", "Made by:", "", "```bash", command, "```"]
+    if notes:
+        text += ["", "## Notes", "", notes.strip()]
     return "\n".join(text) + "\n"
 
 
@@ -186,6 +189,7 @@ def main(argv=None):
     parser.add_argument("--runs", default="saved/fnd_premise", help="folder of finished runs' results JSON files")
     parser.add_argument("--out", default="results/fnd-premise", help="output path without extension")
     parser.add_argument("--no_plot", action="store_true", help="skip the PNG (no matplotlib)")
+    parser.add_argument("--notes", default=None, help="markdown file appended as the report's Notes (how the runs were made)")
     args = parser.parse_args(argv)
     rows = read_runs(args.runs)
     if not rows:
@@ -196,7 +200,8 @@ def main(argv=None):
     write_csv(rows, args.out + ".csv")
     command = "python -m recbole_outfit.benchmarks.fnd_premise " + " ".join(sys.argv[1:] if argv is None else argv)
     with atomic_write(args.out + ".md", "w", encoding="utf-8") as f:
-        f.write(markdown(rows, summary, command.strip()))
+        notes = open(args.notes, "r", encoding="utf-8").read() if args.notes else None
+        f.write(markdown(rows, summary, command.strip(), notes))
     if not args.no_plot:
         plot(summary, args.out + ".png")
     print(f"{len(rows)} runs -> {args.out}.md, .csv" + ("" if args.no_plot else ", .png"))
