@@ -18,7 +18,8 @@ SHARED_KEYS = (
     "gpu_id", "use_gpu", "seed", "reproducibility", "state", "show_progress", "checkpoint_dir", "worker",
     "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
     "synthetic_image_px", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
-    "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint",
+    "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint", "channels_last",
+    "fast_loader", "enable_amp", "enable_scaler",
 )
 # keys that change what a run reports (which test sets, the cold-start evaluation) but not what it learns
 RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
