@@ -37,6 +37,8 @@ import io
 import itertools
 import json
 import os
+import re
+import shlex
 import sys
 import time
 from logging import getLogger
@@ -293,8 +295,8 @@ def write_hyper_tables(trials, model, dataset, space_text, params_file, algo, co
     headers, rows = trial_rows(trials, keys, metrics)
     best = trials[0]
     hidden = set(keys) | (set() if distils else set(DISTILLATION_SETTINGS))
-    shown = {k: best["result"]["config"].get(k) for k in ("seed", "valid_split", "valid_metric", *SHOWN_SETTINGS)
-             if k in best["result"]["config"] and k not in hidden}
+    names = ("seed", "valid_split", "valid_metric", *SHOWN_SETTINGS) + (("teacher_config",) if distils else ())
+    shown = {k: best["result"]["config"].get(k) for k in names if k in best["result"]["config"] and k not in hidden}
     settings = "\n".join(f"- `{k}`: `{v}`" for k, v in shown.items())
     best_text = ", ".join(f"`{k}: {_value_text(v)}`" for k, v in best["params"].items())
     test_text = ", ".join(f"{m} {v:.4f}" for m, v in best["result"]["test_result"].items())
@@ -361,8 +363,8 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
                               fixed_config_file_list=config_file_list, algo=algo, max_evals=max_evals,
                               early_stop=early_stop)
     if algo == "exhaustive":
-        logger.info(f"[hyper] exhaustive search over {path}: {tuner.max_evals} trials "
-                    f"({' x '.join(f'{k} {n}' for k, n in tuner.sizes.items())})")
+        grid = " x ".join(f"{k} {n}" for k, n in tuner.sizes.items())
+        logger.info(f"[hyper] exhaustive search over {path}: {tuner.max_evals} combination(s) ({grid})")
     else:
         logger.info(f"[hyper] {algo} search over {path}: at most {max_evals} trials")
     tuner.run()
@@ -394,6 +396,13 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
 HYPER_FLAGS = ("model", "dataset", "config_files", "params_file", "algo", "max_evals", "early_stop", "results_dir")
 
 
+def _shell_word(arg):
+    """``arg`` as it must be typed in a shell: as is when plain, else in double quotes (``"--k={'a': 1}"``)."""
+    if re.fullmatch(r"[\w\-.,:/=@+%]+", arg):
+        return arg
+    return f'"{arg}"' if not re.search(r'["$`\\!]', arg) else shlex.quote(arg)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="run_hyper_outfit.py", description="Hyper-parameter search of an outfit recommender (RecBole's "
@@ -417,7 +426,7 @@ def main(argv=None):
     given = sys.argv[1:] if argv is None else list(argv)
     args, _ = build_parser().parse_known_args(given)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
-    command = "python run_hyper_outfit.py " + " ".join(given)
+    command = "python run_hyper_outfit.py " + " ".join(_shell_word(a) for a in given)
     # RecBole's Config reads --key=value from sys.argv: leave it only the fixed settings, not this tool's flags
     saved_argv = sys.argv
     sys.argv = [saved_argv[0]] + [a for a in given
