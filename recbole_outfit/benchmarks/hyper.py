@@ -3,12 +3,13 @@
     python run_hyper_outfit.py --model=FND --dataset=synthetic630 --params_file=alpha.hyper
     python run_hyper_outfit.py --model=FNDCL --dataset=synthetic519 --algo=bayes --max_evals=20
 
-A ``.hyper`` file has RecBole's format, one searched key a line (``#`` starts a comment line)::
+A ``.hyper`` file has RecBole's format, one searched key a line; a line starting with ``#`` is a comment::
 
-    fnd_alpha choice [1.25, 2.5, 3.75]       # the listed values
-    learning_rate loguniform -7, -4          # exp(uniform(-7, -4)): 0.0009 ... 0.018
+    # choice: the listed values; loguniform: exp(uniform(-7, -4)), 0.0009 ... 0.018; quniform: 16, 32, 48, 64
+    fnd_alpha choice [1.25, 2.5, 3.75]
+    learning_rate loguniform -7, -4
     cl_weight uniform 0.05, 0.5
-    train_batch_size quniform 16, 64, 16     # 16, 32, 48, 64
+    train_batch_size quniform 16, 64, 16
 
 ``--algo``: ``exhaustive`` (every combination of ``choice`` keys; RecBole's default), ``random`` or ``bayes``
 (hyperopt's TPE), ``--max_evals`` trials at most. Shipped files: ``properties/hyper/<Model>.hyper`` (the default
