@@ -263,3 +263,20 @@ def test_cli_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
     (tmp_path / "x.pth").write_text("hello")
     done = run_cli("--checkpoint", str(tmp_path / "x.pth"), "--user", "1", cwd=tmp_path)
     assert done.returncode == 2 and "x.pth" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_compose_benchmark_reports_recall_against_brute_force(checkpoint, tmp_path):
+    from recbole_outfit.recommend import benchmark
+
+    out = tmp_path / "compose"
+    assert benchmark.main(["--checkpoint", checkpoint, "--users", "2", "--pool", "6", "--k", "5",
+                           "--polyvore_garments", "300", "--out", str(out)]) == 0
+    report = json.load(open(str(out) + ".json"))
+    assert report["pool_per_category"] == 6 and len(report["users"]) == 2
+    for name, shortlist, beam, limit in benchmark.SETTINGS:
+        recall = report["recall"][name]["recall"]
+        assert len(recall) == 2 and all(0 <= r <= 1 for r in recall)
+        if shortlist >= 6 and limit >= 6 ** 3:  # the whole sub-catalogue is scored: exact
+            assert recall == [1.0, 1.0]
+    assert "| setting" in open(str(out) + ".md").read()
+    assert benchmark.main(["--checkpoint", checkpoint, "--users", "0", "--out", str(out)]) == 2

@@ -30,10 +30,10 @@ def build_parser():
     parser.add_argument("--strategy", default="wavg", help="cold start: wavg (default), avg or mean")
     parser.add_argument("--out", help="write an outfit grid PNG here (needs the plot extra)")
     parser.add_argument("--json", dest="json_path", help="write the results as JSON here")
-    parser.add_argument("--shortlist", type=int, default=48, help="compose: garments kept per slot (default 48)")
-    parser.add_argument("--beam", type=int, default=256, help="compose: partial outfits kept per slot (default 256)")
-    parser.add_argument("--exhaustive_limit", type=int, default=150_000,
-                        help="compose: score every combination up to this many (default 150000)")
+    parser.add_argument("--shortlist", type=int, default=40, help="compose: garments kept per slot (default 40)")
+    parser.add_argument("--beam", type=int, default=64, help="compose: partial outfits kept per slot (default 64)")
+    parser.add_argument("--exhaustive_limit", type=int, default=20_000,
+                        help="compose: score every combination up to this many (default 20000)")
     parser.add_argument("--trust_checkpoint", action="store_true",
                         help="load a checkpoint that needs full unpickling (only a file you trust)")
     parser.add_argument("--gpu_id", default=None, help="GPU to use (default: the saved run's; '' = CPU)")

@@ -36,7 +36,7 @@ SETTINGS = (
     ("shortlists of 16, every combination", 16, 1, 5_000),
     ("shortlists of 24, every combination", 24, 1, 20_000),
     ("beam 32 over shortlists of 24", 24, 32, 0),
-    ("beam 64 over shortlists of 40", 40, 64, 0),
+    ("beam 64 over shortlists of 40 (default)", 40, 64, 20_000),
     ("beam 256 over shortlists of 48", 48, 256, 0),
 )
 
@@ -127,6 +127,7 @@ def main(argv=None):
                         help="garments of the Polyvore-size catalogue (Polyvore-630's count)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/compose", help="writes <out>.md and <out>.json")
+    parser.add_argument("--trust_checkpoint", action="store_true", help="a checkpoint that needs full unpickling")
     args = parser.parse_args(argv)
     try:
         if min(args.users, args.pool, args.k) < 1 or args.polyvore_garments < 3:
@@ -140,7 +141,7 @@ def main(argv=None):
 
 
 def run(args):
-    rec = load_recommender(args.checkpoint)
+    rec = load_recommender(args.checkpoint, config_dict={"trust_checkpoint": True} if args.trust_checkpoint else None)
     rng = np.random.default_rng(args.seed)
     everyone = rec.users()
     users = [everyone[i] for i in sorted(rng.choice(len(everyone), size=min(args.users, len(everyone)),

@@ -99,7 +99,7 @@ class OutfitSearch:
 
     # ------------------------------------------------------------------ search
 
-    def search(self, user_vector, slots, k, exclude=(), shortlist=48, beam=256, exhaustive_limit=150_000):
+    def search(self, user_vector, slots, k, exclude=(), shortlist=40, beam=64, exhaustive_limit=20_000):
         """Top-``k`` combinations for ``user_vector`` (see the module docstring for the three methods).
 
         Args:

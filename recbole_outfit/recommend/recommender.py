@@ -47,13 +47,15 @@ class Recommender:
         config, model, dataset, train_data: as ``load_data_and_model`` returns them.
         test_data: the test loader (optional): its positives are each user's held-out outfits.
         shortlist: garments kept per slot by :meth:`compose` on large catalogues.
-        beam: partial outfits kept per slot when even the shortlists' product is too large.
+        beam: partial outfits kept per slot when even the shortlists' product is too large (the defaults, a
+            beam of 64 over shortlists of 40, found 99 % of the brute-force top-10 on synthetic630
+            sub-catalogues in about 1 s per user on 2 CPU cores: README "Using a trained model").
         exhaustive_limit: :meth:`compose` scores every combination up to this many (exact top-k).
         batch_size: outfits per call of the Set Transformer.
     """
 
-    def __init__(self, config, model, dataset, train_data, test_data=None, shortlist=48, beam=256,
-                 exhaustive_limit=150_000, batch_size=1024):
+    def __init__(self, config, model, dataset, train_data, test_data=None, shortlist=40, beam=64,
+                 exhaustive_limit=20_000, batch_size=1024):
         if not isinstance(model, OutfitRecommender):
             raise ConfigError(f"{config['model']} is not an outfit model (it scores outfits by id, it cannot score "
                               f"or compose new outfits)", where="checkpoint",

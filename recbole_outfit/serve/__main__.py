@@ -20,7 +20,7 @@ def build_parser():
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--k", type=int, default=10, help="outfits per list (default 10)")
-    parser.add_argument("--shortlist", type=int, default=24, help="compose: garments kept per slot (default 24)")
+    parser.add_argument("--shortlist", type=int, default=40, help="compose: garments kept per slot (default 40)")
     parser.add_argument("--beam", type=int, default=64, help="compose: partial outfits kept per slot (default 64)")
     parser.add_argument("--exhaustive_limit", type=int, default=20_000,
                         help="compose: score every combination up to this many (default 20000)")
