@@ -280,3 +280,29 @@ def test_compose_benchmark_reports_recall_against_brute_force(checkpoint, tmp_pa
             assert recall == [1.0, 1.0]
     assert "| setting" in open(str(out) + ".md").read()
     assert benchmark.main(["--checkpoint", checkpoint, "--users", "0", "--out", str(out)]) == 2
+
+
+def test_compose_adds_an_optional_second_top_on_variable_length_data(workspace, tmp_path, monkeypatch):
+    """synthetic519 outfits may hold two tops: compose searches outfits with one top and with two (each pair once),
+    exactly as brute force over both shapes, by enumeration and by a wide beam."""
+    from conftest import tiny_config
+    from recbole_outfit.quick_start import run_recbole_outfit
+    from recbole_outfit.recommend import load_recommender
+
+    monkeypatch.chdir(tmp_path)
+    result = run_recbole_outfit("NPair", "synthetic519", config_dict=tiny_config(workspace, tmp_path))
+    rec519 = load_recommender(result["checkpoint"])
+    assert rec519.slots == [(0, False), (0, True), (1, False), (2, False)]
+    user = rec519.users()[0]
+    pool = by_category(rec519, 4)
+    tops, bottoms, shoes = pool[:4], pool[4:8], pool[8:]
+    combos = [(t, b, s) for t in tops for b in bottoms for s in shoes]
+    combos += [(t1, t2, b, s) for t1, t2 in itertools.combinations(tops, 2) for b in bottoms for s in shoes]
+    known = {frozenset(rec519.outfit(o)["garments"]) for o in rec519.known_outfits(user)}
+    ranked = sorted(((frozenset(c), float(s)) for c, s in zip(combos, rec519.score(user, combos))
+                     if frozenset(c) not in known), key=lambda x: -x[1])[:6]
+    for settings in ({}, {"exhaustive_limit": 10, "shortlist": 100, "beam": 100_000}):
+        got = rec519.compose(user, k=6, pool=pool, **settings)
+        assert [frozenset(r["garments"]) for r in got] == [g for g, _ in ranked]
+    assert got[0]["info"]["method"] == "beam"
+    assert rec519.compose(user, k=1, pool=pool, exact=True)[0]["info"]["scored"] == len(combos)

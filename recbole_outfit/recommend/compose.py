@@ -131,8 +131,10 @@ class OutfitSearch:
 
     def brute_force(self, user_vector, slots, k, exclude=()):
         """Every combination scored: the exact top-k, whatever its cost (for tests and measurements)."""
-        garments, scores, _ = self._exhaustive(user_vector, slots, k + len(exclude))
-        return SearchResult(*_drop_excluded(garments, scores, exclude, k), {"method": "brute_force"})
+        started = time.time()
+        garments, scores, scored = self._exhaustive(user_vector, slots, k + len(exclude))
+        return SearchResult(*_drop_excluded(garments, scores, exclude, k),
+                            {"method": "brute_force", "scored": int(scored), "seconds": round(time.time() - started, 4)})
 
     def _shortlist(self, user_vector, slot, size):
         if len(slot.candidates) <= size:
