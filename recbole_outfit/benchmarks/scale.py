@@ -39,6 +39,7 @@ from recbole_outfit.atomic import atomic_write
 from recbole_outfit.benchmarks.efficiency import PeakMemory, score_all, time_scoring, time_steps
 from recbole_outfit.config import Config
 from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
 from recbole_outfit.trainer.precision import amp_dtype, autocast
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
@@ -225,8 +226,6 @@ def compute_benchmark(model_name, dataset_name, overrides, steps, rounds, score_
 
 def amp_metrics(model_name, dataset_name, overrides, epochs):
     """A full training run with and without ``enable_amp`` (same seed): test metrics and training time."""
-    from recbole_outfit.quick_start import run_recbole_outfit
-
     results = {}
     for name, amp in (("float32", False), ("AMP", True)):
         result = run_recbole_outfit(model_name, dataset_name, config_dict={**overrides, "enable_amp": amp,

@@ -45,6 +45,7 @@ class FNDCL(OutfitRecommender):
     """
 
     needs = ("teacher", "neighbours")
+    loss_part_names = ("recommendation (Eq. 13-14)", "contrastive (Eq. 17-18)")  # the two parts calculate_loss returns
 
     def __init__(self, config, dataset, teacher=None, neighbours=None):
         super().__init__(config, dataset)
