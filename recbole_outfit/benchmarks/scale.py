@@ -133,7 +133,7 @@ def loading_benchmark(model, dataset, overrides, repeats):
     logger = logging.getLogger()
     context = multiprocessing.get_context("spawn")
     runs = {name: [] for name, _ in LOAD_VARIANTS}
-    for repeat in range(repeats):
+    for _ in range(repeats):
         for name, settings in LOAD_VARIANTS:
             queue = context.Queue()
             process = context.Process(target=_load_in_fresh_process, args=(
@@ -264,8 +264,8 @@ def report(args, loading, steps, scoring, facts, amp):
                                 "CPU time (s)", "CPU speed-up", "peak RSS (GiB)"], table), "",
                   "Seconds are wall-clock; CPU time is the loading process's own (user + system), which other "
                   "jobs on a shared machine inflate less.", "",
-                  f"`fast_loader: False` is RecBole 1.2.1's reader; `fast_loader: True` (the default) the plugin's, "
-                  f"checked equal to it field by field (`tests/test_fast_loader.py`). Peak RSS includes the "
+                  "`fast_loader: False` is RecBole 1.2.1's reader; `fast_loader: True` (the default) the plugin's, "
+                  "checked equal to it field by field (`tests/test_fast_loader.py`). Peak RSS includes the "
                   "interpreter and torch.", ""]
         facts["load_speedup"] = mean[base_name]["total"] / mean[fast_name]["total"]
         facts["load_cpu_speedup"] = mean[base_name]["cpu"] / mean[fast_name]["cpu"]

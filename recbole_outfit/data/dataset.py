@@ -126,7 +126,9 @@ class OutfitDataset(Dataset):
             try:
                 ftype = FeatureType(ftype)
             except ValueError:
-                raise ValueError(f"Type {ftype} from field {field} is not supported.")
+                raise DataFormatError(f"field {field!r} has the type {ftype!r}, which RecBole does not know",
+                                      where=location(filepath, 1),
+                                      fix="write the header as name:token, name:token_seq, name:float or name:float_seq") from None
             if ftype == FeatureType.FLOAT_SEQ:
                 return super()._load_feat(filepath, source)
             header.append((field, ftype, field_type))
