@@ -103,6 +103,10 @@ class DistillationTeacher:
                                   f"average (mean r_hat_i - r_hat_ijk = {mean_gap:.3f}), so it cannot be normalized",
                                   where="fnd_scale", fix="use fnd_scale: paper, or a teacher that ranks positives first")
             self.gap_scale = mean_gap
+        if self.scale == "normalized" and mean_gap < 0.25 * float(gap.std()):
+            getLogger().warning(f"{self.name}: the mean gap ({mean_gap:.3f}) is small against its spread (std "
+                                f"{float(gap.std()):.3f}): the teacher barely ranks positives above random negatives, "
+                                f"and fnd_scale: normalized scales its noise up to d of mean alpha")
         d = self.alpha * gap / self.gap_scale
         rule = "alpha * gap" if self.scale == "paper" else f"alpha * gap / {self.gap_scale:.3f} (fnd_scale: normalized)"
         getLogger().info(f"{self.name} on {len(gap)} sampled training negatives: mean r_hat_i - r_hat_ijk = "
