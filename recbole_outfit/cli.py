@@ -8,7 +8,7 @@ a malformed file) prints one paragraph and exits with status 2.
 import argparse
 import sys
 
-from recbole_outfit.benchmarks.compare import compare
+from recbole_outfit.benchmarks.compare import compare, parse_model_spec
 from recbole_outfit.errors import OutfitError
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
 
@@ -19,6 +19,7 @@ DEFAULT_DATASET = "synthetic630"
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="run_recbole_outfit.py", description="Personalized outfit recommendation with RecBole.",
+        allow_abbrev=False,  # --seed=2020 is a config key, not an abbreviation of --seeds
         epilog="Any other --key=value overrides that configuration key (see properties/*.yaml).")
     parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
     parser.add_argument("--dataset", "-d", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
@@ -45,7 +46,9 @@ def main(argv=None):
             run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
                             ip=args.ip, port=args.port, group_offset=args.group_offset)
         else:
-            run_recbole_outfit(model=models[0], dataset=args.dataset, config_file_list=config_files)
+            name, settings = parse_model_spec(models[0])  # FND:teacher=oracle works alone as in a comparison
+            run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
+                               config_dict=settings or None)
     except OutfitError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 2

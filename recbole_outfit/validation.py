@@ -58,7 +58,7 @@ RANGES = {
     "fnd_alpha": POSITIVE, "cl_weight": NON_NEGATIVE, "replace_neighbours": POSITIVE_INT, "image_size": _interval(8),
     "cold_repeats": POSITIVE_INT, "cold_tau": POSITIVE, "autoencoder_latent": POSITIVE_INT,
     "autoencoder_batch_size": POSITIVE_INT, "lpae_anchors": POSITIVE_INT, "lpae_general_anchors": POSITIVE_INT,
-    "synthetic_difficulty": UNIT, "synthetic_scale": POSITIVE, "synthetic_garment_scale": POSITIVE,
+    "synthetic_difficulty": UNIT, "synthetic_style_breadth": UNIT, "synthetic_scale": POSITIVE, "synthetic_garment_scale": POSITIVE,
     "synthetic_image_px": _interval(8), "convert_workers": POSITIVE_INT, "metric_decimal_place": NON_NEGATIVE,
 }
 
@@ -67,7 +67,7 @@ def options():
     """{key: allowed values} of the keys that name one of a fixed set of options."""
     return {"backbone": tuple(BACKBONE_FC_WIDTH), "negative_pool": NEGATIVE_POOLS, "learner": LEARNERS,
             "valid_split": ("valid_teacher", "valid_student"), "image_store_place": ("auto", "gpu", "cpu"),
-            "lpae_variant": ("u", "g")}
+            "lpae_variant": ("u", "g"), "teacher": ("trained", "oracle"), "fnd_scale": ("paper", "normalized")}
 
 
 def documented_keys():

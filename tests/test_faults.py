@@ -644,22 +644,36 @@ def test_a_checkpoint_that_needs_unpickling_is_refused_unless_trusted(tmp_path, 
     assert os.path.exists(tmp_path / "pwned.txt")
 
 
-def test_recbole_load_data_and_model_reads_a_checkpoint_written_through_the_plugin(workspace, tmp_path, monkeypatch):
+@pytest.fixture
+def recbole_quick_start():
+    """RecBole's ``quick_start`` module for one test; forgotten afterwards (the plugin itself never imports it,
+    which another test checks in the same process)."""
+    before = set(sys.modules)
+    import recbole.quick_start
+
+    yield recbole.quick_start
+    for name in set(sys.modules) - before:
+        if name.startswith("recbole.quick_start"):
+            del sys.modules[name]
+
+
+def test_recbole_load_data_and_model_reads_a_checkpoint_written_through_the_plugin(workspace, tmp_path, monkeypatch,
+                                                                                    recbole_quick_start):
     """RecBole's own ``load_data_and_model`` (its ``torch.load`` with today's weights-only default, which failed
     before) on a checkpoint of RecBole's BPR trained through the plugin. RecBole's generic ``Dataset`` cannot
     read the plugin's outfit files (token sequences of ``.item``), so its dataset factories are the plugin's here,
     as for any RecBole plugin dataset; the checkpoint, config and model code paths are RecBole's."""
     from conftest import tiny_config
-    from recbole.quick_start import load_data_and_model
-    from recbole.quick_start import quick_start as recbole_quick_start
     from recbole_outfit import utils
     from recbole_outfit.quick_start import run_recbole_outfit
 
-    monkeypatch.setattr(recbole_quick_start, "create_dataset", utils.create_dataset)
-    monkeypatch.setattr(recbole_quick_start, "data_preparation", utils.data_preparation)
+    module = sys.modules["recbole.quick_start.quick_start"]
+    monkeypatch.setattr(module, "create_dataset", utils.create_dataset)
+    monkeypatch.setattr(module, "data_preparation", utils.data_preparation)
     monkeypatch.chdir(tmp_path)
     result = run_recbole_outfit("BPR", "synthetic630", config_dict=tiny_config(workspace, tmp_path))
-    config, model, dataset, train_data, valid_data, test_data = load_data_and_model(result["checkpoint"])
+    config, model, dataset, train_data, valid_data, test_data = recbole_quick_start.load_data_and_model(
+        result["checkpoint"])
     assert type(model).__name__ == "BPR" and config["dataset"] == "synthetic630" and dataset.user_num > 1
 
 

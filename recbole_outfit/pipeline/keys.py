@@ -17,7 +17,7 @@ from recbole_outfit.data.convert import read_manifest
 SHARED_KEYS = (
     "gpu_id", "use_gpu", "seed", "reproducibility", "state", "show_progress", "checkpoint_dir", "worker",
     "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
-    "synthetic_image_px", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
+    "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
     "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint", "channels_last",
     "fast_loader", "enable_amp", "enable_scaler",
 )
@@ -30,6 +30,8 @@ RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
     "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
     "benchmark_filename", "seeds", "results_dir", "resume", "trust_checkpoint",
+    # how to compute, not what to learn: the same results (to float rounding) either way
+    "plot", "fast_loader", "channels_last",
 }
 # keys a checkpoint evaluation takes from the current run rather than from the saved configuration
 EVALUATION_KEYS = RESULT_ONLY_KEYS + (
