@@ -24,9 +24,11 @@ from recbole.utils import get_local_time
 from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
+from recbole_outfit.evaluator.collector import PerUserCollector
+from recbole_outfit.plots.draw import pyplot, training_curve
+from recbole_outfit.report import write_json_atomic
 from recbole_outfit.trainer.checkpointing import CheckpointMixin
 from recbole_outfit.trainer.precision import MixedPrecisionMixin
-from recbole_outfit.evaluator.collector import PerUserCollector
 
 
 class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
@@ -82,8 +84,6 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
         if self.config["plot"]:
-            from recbole_outfit.plots.draw import pyplot
-
             pyplot()  # a missing matplotlib is reported before training, not after
         result = super().fit(train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress,
                              callback_fn=callback_fn)
@@ -94,9 +94,6 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
     def write_curve(self):
         """Write :meth:`history` as ``<checkpoint>-history.json`` and its picture as ``<checkpoint>-curve.png``
         (matplotlib, the ``plot`` extra); returns the PNG path."""
-        from recbole_outfit.plots.draw import training_curve
-        from recbole_outfit.report import write_json_atomic
-
         stem = os.path.splitext(self.saved_model_file)[0]
         os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
         history = self.history()
