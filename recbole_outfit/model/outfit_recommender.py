@@ -60,6 +60,7 @@ class OutfitRecommender(GeneralRecommender):
     """Base class: user embeddings, item encoder f, Set Transformer T, score cos(u, o) (Eq. 9)."""
 
     input_type = InputType.PAIRWISE
+    needs = ()  # artifacts the pipeline builds and hands to the constructor (e.g. FNDCL: teacher, neighbours)
     other_parameter_name = ["user_tokens"]  # saved in checkpoints: maps embedding rows back to user ids
 
     def __init_subclass__(cls, **kwargs):
@@ -100,11 +101,6 @@ class OutfitRecommender(GeneralRecommender):
         # parameters initialization
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         self._feature_cache = None
-
-    @classmethod
-    def prepare_stages(cls, config):
-        """Run what must exist before this model is built (a teacher, a neighbour table) and record it in
-        ``config``; called by the pipeline before the dataset is loaded. Nothing by default."""
 
     def build_outfit_encoder(self, config):
         """The outfit encoder T; ``forward(x [M, L, d], mask [M, L]) -> [M, d']``. Set Transformer (Eq. 1-8)."""
