@@ -13,6 +13,7 @@ config dict) and how to fix it.
 """
 
 import difflib
+import functools
 import glob
 import os
 import re
@@ -70,8 +71,10 @@ def options():
             "lpae_variant": ("u", "g"), "teacher": ("trained", "oracle"), "fnd_scale": ("paper", "normalized")}
 
 
+@functools.lru_cache(maxsize=1)
 def documented_keys():
-    """Every key set in a yaml file of RecBole's or the plugin's properties (RecBole's models included)."""
+    """Every key set in a yaml file of RecBole's or the plugin's properties (RecBole's models included); read
+    once per process (every Config, each stage's included, asks)."""
     recbole_dir = os.path.join(os.path.dirname(recbole.__file__), "properties")
     files = glob.glob(os.path.join(recbole_dir, "**", "*.yaml"), recursive=True)
     files += glob.glob(os.path.join(properties_dir(), "**", "*.yaml"), recursive=True)
@@ -79,7 +82,7 @@ def documented_keys():
     for file in files:
         with open(file, "r", encoding="utf-8") as f:
             keys.update(m.group(1) for m in map(_KEY.match, f) if m)
-    return keys
+    return frozenset(keys)
 
 
 def _where(key, config):
