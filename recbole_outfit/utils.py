@@ -10,6 +10,7 @@ from recbole.data.utils import create_samplers
 from recbole.utils import set_color
 from recbole.utils import get_trainer as get_recbole_trainer
 
+from recbole_outfit.data import dataset_cache
 from recbole_outfit.data.dataloader import OutfitEvalDataLoader, OutfitTrainDataLoader
 from recbole_outfit.data.dataset import OutfitDataset
 from recbole_outfit.data.prepare import ensure_atomic_dataset
@@ -73,12 +74,20 @@ def get_trainer(config, model_class):
     return with_outfit_evaluation(get_recbole_trainer(config["MODEL_TYPE"], config["model"]))
 
 
-def create_dataset(config):
-    """Make sure the atomic files exist (converting or generating them), then load an ``OutfitDataset``."""
-    ensure_atomic_dataset(config)
+def process_dataset(config):
+    """An ``OutfitDataset`` read and processed from the atomic files."""
     with warnings.catch_warnings():  # RecBole's in-place fillna on pandas < 3: one FutureWarning per field
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"recbole\.data")
         return OutfitDataset(config)
+
+
+def create_dataset(config):
+    """Make sure the atomic files exist (converting or generating them), then load an ``OutfitDataset``: from
+    its verified cache with ``dataset_cache: True`` (``data/dataset_cache.py``), else from the atomic files."""
+    ensure_atomic_dataset(config)
+    if config["dataset_cache"]:
+        return dataset_cache.load_or_build(config, process_dataset)
+    return process_dataset(config)
 
 
 def data_preparation(config, dataset):

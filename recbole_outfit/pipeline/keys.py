@@ -19,7 +19,10 @@ SHARED_KEYS = (
     "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
     "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
     "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint", "channels_last",
-    "fast_loader", "enable_amp", "enable_scaler",
+    "fast_loader", "dataset_cache", "enable_amp", "enable_scaler",
+    # where the item encoders start (teacher and students alike, as in the paper) and the pretraining's settings
+    "backbone_weights", "backbone_weights_file", "pretrain_garments", "pretrain_epochs", "pretrain_learning_rate",
+    "pretrain_batch_size", "pretrain_seed",
 )
 # keys that change what a run reports (which test sets, the cold-start evaluation) but not what it learns
 RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
@@ -31,7 +34,7 @@ RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
     "benchmark_filename", "seeds", "results_dir", "resume", "trust_checkpoint",
     # how to compute, not what to learn: the same results (to float rounding) either way
-    "plot", "fast_loader", "channels_last",
+    "plot", "fast_loader", "dataset_cache", "channels_last",
 }
 # keys a checkpoint evaluation takes from the current run rather than from the saved configuration
 EVALUATION_KEYS = RESULT_ONLY_KEYS + (
@@ -61,5 +64,9 @@ def fingerprint(config):
                 if k not in RUN_ONLY_KEYS and v is not None}  # a newly documented, unset key changes nothing
     manifest = read_manifest(config["data_path"], config["dataset"]) or {}
     settings["__dataset__"] = json.dumps(manifest.get("signature", manifest.get("counts")), sort_keys=True)
-    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()
-    return digest[:12]
+    return settings_fingerprint(settings)
+
+
+def settings_fingerprint(settings):
+    """12 hex digits identifying a dict of settings (JSON-serialisable values)."""
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()[:12]
