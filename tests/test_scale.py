@@ -15,9 +15,30 @@ def test_scale_benchmark_writes_its_report(workspace, run_dir):
     for heading in ("## Dataset load", "## Training step", "## Full test scoring", "### Memory during a scoring pass"):
         assert heading in report
     data = json.load(open(run_dir / "results" / "scale-synthetic53.json"))
-    assert set(data["loading"]) == {"RecBole's reader", "fast loader"}
+    assert set(data["loading"]) == {"cache build", "RecBole's reader", "fast loader", "fast loader, cached"}
+    assert data["loading"]["cache build"][0]["cache_built"]  # the first load wrote the cache ...
+    assert not data["loading"]["fast loader, cached"][0]["cache_built"]  # ... which the timed one used
+    assert "| fast loader, cached " in report
     assert set(data["steps"]) == set(data["scoring"]) == {"contiguous", "channels-last"}  # no AMP row on CPU
     assert all(len(s["rounds"]) == 2 and s["seconds"] > 0 for s in data["steps"].values())
     assert all(s["rows"] == data["facts"]["test_rows"] and s["anon_peak"] > 0 for s in data["scoring"].values())
     assert 0 < data["facts"]["touched_bytes"] <= data["facts"]["store_bytes"]
     assert data["amp"] == {}
+
+
+def test_scale_benchmark_reruns_one_part_and_keeps_the_others(workspace, run_dir):
+    settings = [f"--{k}={v}" for k, v in tiny_config(workspace, run_dir).items()]
+    first = ["--dataset=synthetic53", "--steps=2", "--rounds=2", "--load_repeats=0", "--score_repeats=1",
+             f"--out={run_dir / 'results'}", *settings]
+    assert scale.main(first) == 0
+    before = json.load(open(run_dir / "results" / "scale-synthetic53.json"))
+    assert before["loading"] == {} and before["runs"]["load"] is None
+    again = ["--dataset=synthetic53", "--only=load", "--load_repeats=1", f"--out={run_dir / 'results'}", *settings]
+    assert scale.main(again) == 0
+    after = json.load(open(run_dir / "results" / "scale-synthetic53.json"))
+    assert after["steps"] == before["steps"] and after["scoring"] == before["scoring"]
+    assert set(after["loading"]) == {"cache build", "RecBole's reader", "fast loader", "fast loader, cached"}
+    assert after["runs"]["compute"] == before["runs"]["compute"] and "--only=load" in after["runs"]["load"]["command"]
+    report = open(run_dir / "results" / "scale-synthetic53.md").read()
+    assert "The load table (" in report and "The training-step and scoring tables (" in report
+    assert "## Training step" in report and "## Dataset load" in report

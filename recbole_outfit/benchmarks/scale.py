@@ -2,13 +2,16 @@
 
     python -m recbole_outfit.benchmarks.scale --dataset=synthetic630full [--steps 20] [--rounds 2]
         [--model NPair] [--load_repeats 1] [--score_repeats 1] [--amp_dataset synthetic630] [--amp_epochs 10]
-        [--out results] [--key=value ...]    (any other config setting, as on the main command line)
+        [--only load|compute] [--out results] [--key=value ...]    (any other config setting, as on the main
+        command line)
 
 Each figure is measured for the plain path and the fast path, in the same run:
 
 * **dataset load** (``create_dataset`` + ``data_preparation``, the fixed cost before a run's first step):
-  RecBole's atomic-file reader (``fast_loader: False``) against the plugin's (``fast_loader: True``), each
-  in a fresh process (so each starts cold and its peak resident memory is its own), alternating;
+  RecBole's atomic-file reader (``fast_loader: False``), the plugin's (``fast_loader: True``) and the
+  plugin's verified dataset cache (``dataset_cache: True``; a first, untimed process builds it when it is
+  missing), each in a fresh process (so each starts cold and its peak resident memory is its own),
+  alternating;
 * **training step** of ``--model`` (seconds per step, data sampling and image gather included, and the
   epoch extrapolated from it): contiguous convolutions (``channels_last: False``) against channels-last,
   and on CUDA channels-last with mixed precision (``enable_amp: True``), alternating in ``--rounds``;
@@ -18,14 +21,18 @@ Each figure is measured for the plain path and the fast path, in the same run:
   file-backed page cache (the kernel can drop them under pressure) and do not grow with the store's size;
 * on CUDA with ``--amp_dataset``: a full training run with and without ``enable_amp`` and its test metrics.
 
-Writes ``<out>/scale-<dataset>.md`` and ``.json``.
+Writes ``<out>/scale-<dataset>.md`` and ``.json``. ``--only load`` (or ``compute``) measures that part alone
+and keeps the other tables, with the command that measured them, from the ``.json`` already in ``<out>``.
 """
 
 import argparse
+import json
 import logging
 import multiprocessing
 import os
+import re
 import resource
+import shlex
 import sys
 import threading
 import time
@@ -38,6 +45,7 @@ from recbole.utils import init_seed
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.benchmarks.efficiency import PeakMemory, score_all, time_scoring, time_steps
 from recbole_outfit.config import Config
+from recbole_outfit.data.dataset_cache import cache_path
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
@@ -45,7 +53,10 @@ from recbole_outfit.trainer.precision import amp_dtype, autocast
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 PAPER_SCORING_SECONDS = 74.1  # paper Table 5: XS scoring every Polyvore-630 test candidate, one P100 GPU
-LOAD_VARIANTS = [("RecBole's reader", {"fast_loader": False}), ("fast loader", {"fast_loader": True})]
+LOAD_VARIANTS = [("RecBole's reader", {"fast_loader": False, "dataset_cache": False}),
+                 ("fast loader", {"fast_loader": True, "dataset_cache": False}),
+                 ("fast loader, cached", {"fast_loader": True, "dataset_cache": True})]
+CACHED = LOAD_VARIANTS[2][0]
 
 
 def compute_variants(cuda):
@@ -117,6 +128,8 @@ def _load_timed(model, dataset, overrides, threads):
     torch.set_num_threads(threads)
     logging.disable(logging.WARNING)
     config = Config(model, dataset, config_dict=overrides, command_line=False)
+    cache = cache_path(config)
+    cache_before = os.stat(cache).st_mtime_ns if os.path.exists(cache) else None
     before = psutil.Process().memory_info().rss
     started, cpu_started = time.perf_counter(), time.process_time()
     data = create_dataset(config)
@@ -124,29 +137,41 @@ def _load_timed(model, dataset, overrides, threads):
     data_preparation(config, data)
     done, cpu_done = time.perf_counter(), time.process_time()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    built = config["dataset_cache"] and (not os.path.exists(cache) or os.stat(cache).st_mtime_ns != cache_before)
     return {"create_dataset": loaded - started, "data_preparation": done - loaded, "total": done - started,
-            "cpu": cpu_done - cpu_started, "rss_before": before, "peak_rss": peak}
+            "cpu": cpu_done - cpu_started, "rss_before": before, "peak_rss": peak, "cache_built": bool(built)}
+
+
+def load_in_fresh_process(model, dataset, settings, name):
+    """Timings of one load (``_load_timed``) in a spawned process; logged."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_load_in_fresh_process, args=(queue, model, dataset, settings,
+                                                                  torch.get_num_threads()))
+    process.start()
+    result = queue.get()
+    process.join()
+    if "error" in result:
+        raise RuntimeError(f"loading {dataset} with the {name} failed: {result['error']}")
+    logging.getLogger().info(f"load, {name}: create_dataset {result['create_dataset']:.1f}s + data_preparation "
+                             f"{result['data_preparation']:.1f}s (CPU {result['cpu']:.1f}s), peak RSS "
+                             f"{result['peak_rss'] / 2**30:.2f} GiB{', cache built' if result['cache_built'] else ''}")
+    return result
 
 
 def loading_benchmark(model, dataset, overrides, repeats):
-    """Each loader ``repeats`` times, alternating, each run in a fresh process."""
-    logger = logging.getLogger()
-    context = multiprocessing.get_context("spawn")
-    runs = {name: [] for name, _ in LOAD_VARIANTS}
+    """Each loader ``repeats`` times, alternating, each run in a fresh process; first, untimed in the table,
+    one load that builds the dataset cache when it is missing (its timing is kept under ``"cache build"``)."""
+    cached_settings = {**overrides, **dict(LOAD_VARIANTS)[CACHED]}
+    runs = {"cache build": [load_in_fresh_process(model, dataset, cached_settings, "first load with the cache")]}
+    runs.update({name: [] for name, _ in LOAD_VARIANTS})
     for _ in range(repeats):
         for name, settings in LOAD_VARIANTS:
-            queue = context.Queue()
-            process = context.Process(target=_load_in_fresh_process, args=(
-                queue, model, dataset, {**overrides, **settings}, torch.get_num_threads()))
-            process.start()
-            result = queue.get()
-            process.join()
-            if "error" in result:
-                raise RuntimeError(f"loading {dataset} with the {name} failed: {result['error']}")
+            result = load_in_fresh_process(model, dataset, {**overrides, **settings}, name)
+            if name == CACHED and result["cache_built"]:
+                raise RuntimeError(f"the {name} run built the dataset cache instead of using it: something "
+                                   "changed the dataset between the first load and this one")
             runs[name].append(result)
-            logger.info(f"load, {name}: create_dataset {result['create_dataset']:.1f}s + data_preparation "
-                        f"{result['data_preparation']:.1f}s (CPU {result['cpu']:.1f}s), peak RSS "
-                        f"{result['peak_rss'] / 2**30:.2f} GiB")
     return runs
 
 
@@ -241,34 +266,71 @@ def _gib(value):
     return f"{value / 2**30:.2f}"
 
 
-def report(args, loading, steps, scoring, facts, amp):
+def _produced_by(runs):
+    """Header lines naming the command (and date) of each part: one block when one run measured it all."""
+    commands = {part: (run["command"], run["date"]) for part, run in runs.items() if run}
+    if len(set(commands.values())) == 1:
+        command, date = next(iter(commands.values()))
+        return [f"Measured {date} by", "", "```bash", command, "```", ""]
+    lines = []
+    for part, (command, date) in commands.items():
+        lines += [f"The {'load table' if part == 'load' else 'training-step and scoring tables'} ({date}):", "",
+                  "```bash", command, "```", ""]
+    return lines
+
+
+def load_table(loading):
+    """Markdown lines of the load table (mean of each loader's fresh-process runs, ratios against RecBole's
+    reader) and the speed-ups as facts."""
+    base_name = LOAD_VARIANTS[0][0]
+    timed = {name: runs for name, runs in loading.items() if name != "cache build" and runs}
+    mean = {name: {k: float(np.mean([r[k] for r in runs])) for k in ("create_dataset", "data_preparation", "total",
+                                                                      "cpu", "peak_rss")} for name, runs in timed.items()}
+    table = [[name, f"{m['create_dataset']:.1f}", f"{m['data_preparation']:.1f}", f"{m['total']:.1f}",
+              f"{mean[base_name]['total'] / m['total']:.1f}x", f"{m['cpu']:.1f}",
+              f"{mean[base_name]['cpu'] / m['cpu']:.1f}x", _gib(m["peak_rss"])] for name, m in mean.items()]
+    repeats = len(next(iter(timed.values())))
+    lines = [f"## Dataset load (`create_dataset` + `data_preparation`), mean of {repeats} fresh process(es) each", "",
+             format_table(["loader", "create_dataset (s)", "data_preparation (s)", "total (s)", "speed-up",
+                           "CPU time (s)", "CPU speed-up", "peak RSS (GiB)"], table), "",
+             "Seconds are wall-clock; CPU time is the loading process's own (user + system), which other "
+             "jobs on a shared machine inflate less.", "",
+             "`fast_loader: False` is RecBole 1.2.1's reader; `fast_loader: True` (the default) the plugin's, "
+             "checked equal to it field by field (`tests/test_fast_loader.py`). The first two rows ran with "
+             "`dataset_cache: False`. The cached row (`dataset_cache: True`, the default) restores the processed "
+             "dataset from its verified cache (`recbole_outfit/data/dataset_cache.py`: checksum, settings and "
+             "files checked before reuse; `tests/test_dataset_cache.py` checks it equals the processed one) "
+             "and then runs the same `data_preparation`. Peak RSS includes the interpreter and torch.", ""]
+    first = (loading.get("cache build") or [None])[0]
+    if first and first["cache_built"]:
+        lines += [f"The first load with `dataset_cache: True` processed the files and wrote the cache: "
+                  f"{first['total']:.1f} s wall, {first['cpu']:.1f} s CPU (the fast loader's work plus writing "
+                  "and checksumming the cache); every later load of the same settings and files is the cached row.", ""]
+    elif first:
+        lines += ["The cache had been built by an earlier load; the first process of this run used it.", ""]
+    facts = {"load_speedup": mean[base_name]["total"] / mean[CACHED]["total"] if CACHED in mean else None,
+             "load_cpu_speedup": mean[base_name]["cpu"] / mean[CACHED]["cpu"] if CACHED in mean else None}
+    return lines, facts
+
+
+def report(runs, loading, steps, scoring, facts, amp):
+    """The markdown report; ``runs``: {"load" / "compute": {"args", "command", "date"} or None}."""
+    args = (runs["compute"] or runs["load"])["args"]
+    compute_args = runs["compute"]["args"] if runs["compute"] else args
     cuda = facts.get("device", "cpu").startswith("cuda")
-    lines = [f"# Scale on {args.dataset}", "",
-             f"{machine_description()}, {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}; "
-             f"{args.model} ({facts['backbone']} item encoder), {facts['image_size']} px images. Produced by", "",
-             "```bash", "python -m recbole_outfit.benchmarks.scale " + " ".join(args.argv), "```", ""]
+    model = f"; {compute_args.model} ({facts['backbone']} item encoder), {facts['image_size']} px images" \
+        if "backbone" in facts else ""
+    lines = [f"# Scale on {args.dataset}", "", f"{machine_description()}, torch {torch.__version__}{model}.", ""]
+    lines += _produced_by(runs)
     if not cuda:
         lines += ["On this CPU machine other jobs shared the cores while it ran (each measurement is one thread "
                   "unless the command says otherwise), so only the ratios within this file are meaningful, not "
                   "its seconds. Mixed precision is a CUDA path (`enable_amp` is ignored on CPU) and has no row "
                   "here; `benchmarks/gpu.sh` measures it on a GPU.", ""]
     if loading:
-        base_name, fast_name = LOAD_VARIANTS[0][0], LOAD_VARIANTS[1][0]
-        mean = {name: {k: float(np.mean([r[k] for r in runs])) for k in runs[0]} for name, runs in loading.items()}
-        table = [[name, f"{m['create_dataset']:.1f}", f"{m['data_preparation']:.1f}", f"{m['total']:.1f}",
-                  f"{mean[base_name]['total'] / m['total']:.1f}x", f"{m['cpu']:.1f}",
-                  f"{mean[base_name]['cpu'] / m['cpu']:.1f}x", _gib(m["peak_rss"])] for name, m in mean.items()]
-        lines += [f"## Dataset load (`create_dataset` + `data_preparation`), mean of {args.load_repeats} fresh "
-                  "process(es) each", "",
-                  format_table(["loader", "create_dataset (s)", "data_preparation (s)", "total (s)", "speed-up",
-                                "CPU time (s)", "CPU speed-up", "peak RSS (GiB)"], table), "",
-                  "Seconds are wall-clock; CPU time is the loading process's own (user + system), which other "
-                  "jobs on a shared machine inflate less.", "",
-                  "`fast_loader: False` is RecBole 1.2.1's reader; `fast_loader: True` (the default) the plugin's, "
-                  "checked equal to it field by field (`tests/test_fast_loader.py`). Peak RSS includes the "
-                  "interpreter and torch.", ""]
-        facts["load_speedup"] = mean[base_name]["total"] / mean[fast_name]["total"]
-        facts["load_cpu_speedup"] = mean[base_name]["cpu"] / mean[fast_name]["cpu"]
+        table, speedups = load_table(loading)
+        lines += table
+        facts.update(speedups)
     if steps:
         base = steps["contiguous"]["seconds"]
         table = [[name, f"{s['seconds'] * 1000:.0f}", " / ".join(f"{x * 1000:.0f}" for x in s["rounds"]),
@@ -279,8 +341,8 @@ def report(args, loading, steps, scoring, facts, amp):
                   format_table(["variant", "ms / step", "per round (ms)", "speed-up", "epoch (min, extrapolated)",
                                 "peak mem (GiB)"], table), "",
                   "A step is RecBole's: the batch with its sampled negatives, the image gather, forward, loss, "
-                  f"backward, optimizer step. Variants alternate in {args.rounds} rounds of "
-                  f"{max(1, int(np.ceil(args.steps / args.rounds)))} steps.", ""]
+                  f"backward, optimizer step. Variants alternate in {compute_args.rounds} rounds of "
+                  f"{max(1, int(np.ceil(compute_args.steps / compute_args.rounds)))} steps.", ""]
     if scoring:
         base = scoring["contiguous"]["seconds"]
         table = []
@@ -313,13 +375,14 @@ def report(args, loading, steps, scoring, facts, amp):
         table = [[name, *(f"{r['test_result'][k] * 100:.2f}" for k in ("user_auc", "user_ndcg")),
                   f"{(r['timing'] or {}).get('train_seconds', float('nan')):.0f}"] for name, r in amp.items()]
         diff = abs(amp["AMP"]["test_result"]["user_auc"] - amp["float32"]["test_result"]["user_auc"]) * 100
-        lines += [f"## Mixed precision: {args.model} trained {args.amp_epochs} epochs on {args.amp_dataset}", "",
+        lines += [f"## Mixed precision: {compute_args.model} trained {compute_args.amp_epochs} epochs on "
+                  f"{compute_args.amp_dataset}", "",
                   format_table(["precision", "test AUC", "test NDCG", "train (s)"], table), "",
                   f"AUC difference: {diff:.2f} points (target: within 0.5).", ""]
     return "\n".join(lines)
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="python -m recbole_outfit.benchmarks.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="synthetic630full", help="a Polyvore-630-sized dataset")
     parser.add_argument("--model", default="NPair", help="model whose training step and scoring are timed")
@@ -329,30 +392,78 @@ def main(argv=None):
     parser.add_argument("--score_repeats", type=int, default=1, help="full scoring passes per variant (0: skip)")
     parser.add_argument("--amp_dataset", default="synthetic630", help="dataset of the AMP-vs-float32 runs (CUDA)")
     parser.add_argument("--amp_epochs", type=int, default=10, help="epochs of each AMP-vs-float32 run (0: skip)")
+    parser.add_argument("--only", choices=("load", "compute"),
+                        help="measure only the load table (or only the step / scoring / AMP tables) and keep the "
+                             "other tables from <out>/scale-<dataset>.json")
     parser.add_argument("--out", default="results", help="folder of the report")
     parser.add_argument("--gpu_id", default="0")
+    return parser
+
+
+PREFIX = "python -m recbole_outfit.benchmarks.scale "
+
+
+def kept_results(json_path, md_path, parser):
+    """(results, runs) of an earlier report: its tables, and for each part the command and date that measured
+    it (reports written before ``runs`` was recorded: their one command, the date from their header)."""
+    if not os.path.isfile(json_path):
+        raise SystemExit(f"--only keeps the other tables from {json_path}, which does not exist: run the whole "
+                         "benchmark once first")
+    with open(json_path, "r", encoding="utf-8") as f:
+        old = json.load(f)
+    runs = old.get("runs")
+    if runs is None:
+        date = "date not recorded"
+        if os.path.isfile(md_path):
+            with open(md_path, "r", encoding="utf-8") as f:
+                found = re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", f.read())
+            date = found.group(0) if found else date
+        runs = {part: {"command": old["command"], "date": date} for part in ("load", "compute")}
+    for run in runs.values():
+        if run:
+            run["args"], _ = parser.parse_known_args(shlex.split(run["command"][len(PREFIX):]))
+    return old, runs
+
+
+def main(argv=None):
+    parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
+    if not (args.only or args.load_repeats or args.steps or args.score_repeats):
+        parser.error("nothing to measure: --load_repeats, --steps and --score_repeats are all 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     overrides = {"show_progress": False, "state": "WARNING", "gpu_id": args.gpu_id}
     for item in extra:  # any other --key=value is a config setting, as on the main command line
         key, _, value = item.lstrip("-").partition("=")
         overrides[key] = value
+    md_path = os.path.join(args.out, f"scale-{args.dataset}.md")
+    json_path = os.path.join(args.out, f"scale-{args.dataset}.json")
+    this_run = {"args": args, "command": PREFIX + " ".join(args.argv), "date": time.strftime("%Y-%m-%d %H:%M")}
+    if args.only:
+        old, runs = kept_results(json_path, md_path, parser)
+        loading, steps, scoring, amp = old["loading"], old["steps"], old["scoring"], old["amp"]
+        facts = {k: v for k, v in old["facts"].items() if not k.startswith("load_")} if args.only == "load" else {}
+        runs[args.only] = this_run
+    else:
+        loading, steps, scoring, facts, amp = {}, {}, {}, {}, {}
+        runs = {"load": this_run if args.load_repeats else None,
+                "compute": this_run if args.steps or args.score_repeats else None}
     ensure_atomic_dataset(Config(args.model, args.dataset, config_dict=overrides, command_line=False))  # not timed
-    loading = loading_benchmark(args.model, args.dataset, overrides, args.load_repeats) if args.load_repeats else {}
-    steps, scoring, facts = compute_benchmark(args.model, args.dataset, overrides, args.steps, args.rounds,
-                                              args.score_repeats) if (args.steps or args.score_repeats) else ({}, {}, {})
-    cuda = torch.cuda.is_available() and facts.get("device", "cpu").startswith("cuda")
-    amp = amp_metrics(args.model, args.amp_dataset, overrides, args.amp_epochs) if cuda and args.amp_epochs else {}
-    text = report(args, loading, steps, scoring, facts, amp)
+    if args.only != "compute":
+        loading = loading_benchmark(args.model, args.dataset, overrides, args.load_repeats) if args.load_repeats else {}
+    if args.only != "load":
+        steps, scoring, facts = compute_benchmark(args.model, args.dataset, overrides, args.steps, args.rounds,
+                                                  args.score_repeats) if (args.steps or args.score_repeats) else ({}, {}, {})
+        cuda = torch.cuda.is_available() and facts.get("device", "cpu").startswith("cuda")
+        amp = amp_metrics(args.model, args.amp_dataset, overrides, args.amp_epochs) if cuda and args.amp_epochs else {}
+    text = report(runs, loading, steps, scoring, facts, amp)
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"scale-{args.dataset}.md")
-    with atomic_write(path) as f:
+    with atomic_write(md_path) as f:
         f.write(text + "\n")
-    write_json_atomic(os.path.join(args.out, f"scale-{args.dataset}.json"),
-                      {"command": "python -m recbole_outfit.benchmarks.scale " + " ".join(args.argv),
-                       "machine": machine_description(), "loading": loading, "steps": steps, "scoring": scoring,
-                       "facts": facts, "amp": amp})
+    write_json_atomic(json_path, {
+        "command": this_run["command"], "machine": machine_description(), "loading": loading, "steps": steps,
+        "scoring": scoring, "facts": facts, "amp": amp,
+        "runs": {part: {k: run[k] for k in ("command", "date")} if run else None for part, run in runs.items()}})
     print(text)
     return 0
 
