@@ -54,6 +54,7 @@ from recbole_outfit.evaluator.functional import per_user_auc
 DEFAULT_DIFFICULTY = 0.3  # the bundled datasets' setting (properties/dataset/synthetic*.yaml)
 
 GENERATOR_VERSION = 2  # 2: world.npz, style_breadth, train false-negative rate
+RENDER_SEED_LIMIT = 2**31  # every dataset image is rendered from a seed below it (the pretraining pool: above)
 
 COLOURS = np.array([
     (200, 30, 40),    # red
@@ -527,7 +528,7 @@ class FolderGenerator:
         jobs = []
         for c in polyvore.CATEGORIES:
             cat = self.catalog[c]
-            seeds = self.rng.integers(2**31, size=len(self.names[c]))
+            seeds = self.rng.integers(RENDER_SEED_LIMIT, size=len(self.names[c]))
             jobs += [(n, c, int(cat["colour"][i]), int(cat["pattern"][i]), int(cat["shape"][i]), int(seeds[i]))
                      for i, n in enumerate(self.names[c])]
         return jobs
