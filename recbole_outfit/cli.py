@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from recbole_outfit.benchmarks.compare import compare, parse_model_spec
-from recbole_outfit.errors import OutfitError
+from recbole_outfit.errors import exits_2_on_user_error
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
 
 DEFAULT_MODEL = "FNDCL"
@@ -34,24 +34,21 @@ def build_parser():
     return parser
 
 
+@exits_2_on_user_error
 def main(argv=None):
     args, _ = build_parser().parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     models = [m for m in args.model.split(",") if m]
-    try:
-        if len(models) > 1 or args.seeds > 1:
-            command = "python run_recbole_outfit.py " + " ".join(sys.argv[1:] if argv is None else argv)
-            compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)
-        elif args.nproc > 1 or args.world_size > 1:
-            run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
-                            ip=args.ip, port=args.port, group_offset=args.group_offset)
-        else:
-            name, settings = parse_model_spec(models[0])  # FND:teacher=oracle works alone as in a comparison
-            run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
-                               config_dict=settings or None)
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
+    if len(models) > 1 or args.seeds > 1:
+        command = "python run_recbole_outfit.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)
+    elif args.nproc > 1 or args.world_size > 1:
+        run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
+                        ip=args.ip, port=args.port, group_offset=args.group_offset)
+    else:
+        name, settings = parse_model_spec(models[0])  # FND:teacher=oracle works alone as in a comparison
+        run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
+                           config_dict=settings or None)
     return 0
 
 

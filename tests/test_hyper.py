@@ -130,7 +130,7 @@ def test_searches_that_cannot_run_are_refused_before_training(text, algo, argv, 
 
 
 def test_shipped_search_spaces_name_their_models_keys():
-    models = {"alpha": "FND"}
+    models = {"alpha": "FND", "alpha-normalized": "FND"}  # the README's alpha tables
     files = sorted(glob.glob(os.path.join(hyper.hyper_dir(), "*.hyper")))
     assert {os.path.basename(f) for f in files} >= {"FND.hyper", "FNDCL.hyper", "Teacher.hyper", "OutfitBPR.hyper",
                                                    "LPAE.hyper", "FHN.hyper", "alpha.hyper"}

@@ -182,6 +182,7 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
     """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown. ``metrics``: the columns
     (the run's ``metrics`` setting), each headed by its metric's label."""
     columns = [(m, metric_label(m)) for m in metrics]
+    named = " and ".join(f"`{m}` ({label})" for m, label in columns)
     if any(f"hard_{metrics[0]}" in row for row in summary.values()):
         columns += [(f"hard_{m}", f"{metric_label(m)} (hard)") for m in metrics]
     table = _metric_table(summary, columns) + _cold_table(summary)
@@ -192,8 +193,8 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
         counts.get("rows", {}).get("test", "")]])
     shown = "\n".join(f"- `{k}`: {_setting_text(by_model)}" for k, by_model in settings.items())
     markdown = (
-        f"# {dataset}\n\nTest `user_auc` (AUC) and `user_ndcg` (NDCG, FHN's definition) x 100, mean ± std over "
-        f"seeds; best in bold; `(hard)`: the test set whose negatives are other users' positives. Produced by"
+        f"# {dataset}\n\nTest {named} x 100, mean ± std over seeds; best in bold; `(hard)`: the test set whose "
+        f"negatives are other users' positives. Produced by"
         f"\n\n```bash\n{command}\n```\n\non {machine_description()}, "
         f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n\n## Dataset\n\n{stats}\n\n"
         f"(rows: labeled evaluation rows, 1 positive : 10 negatives)\n\n## Settings\n\n{shown}\n"

@@ -57,7 +57,7 @@ from recbole_outfit.benchmarks.compare import (
 )
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config, properties_dir
-from recbole_outfit.errors import ConfigError, OutfitError, location
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error, location
 from recbole_outfit.model.fndcl import FNDCL
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
@@ -422,6 +422,7 @@ def build_parser():
     return parser
 
 
+@exits_2_on_user_error
 def main(argv=None):
     """The command line (``run_hyper_outfit.py``); a problem the user can fix prints one paragraph, exit 2."""
     given = sys.argv[1:] if argv is None else list(argv)
@@ -436,9 +437,6 @@ def main(argv=None):
         found = hyper_search(args.model, args.dataset, args.params_file, algo=args.algo, max_evals=args.max_evals,
                      early_stop=args.early_stop, config_file_list=config_files, out_dir=args.results_dir,
                      command=command)
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
     finally:
         sys.argv = saved_argv
     print("best params: ", found["best_params"])  # as RecBole's run_hyper.py ends

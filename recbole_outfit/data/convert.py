@@ -33,7 +33,8 @@ import numpy as np
 from recbole_outfit.atomic import atomic_write, publish_folder, remove_stale_temp
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import build_image_store, find_image_source
-from recbole_outfit.errors import ConfigError, DataFormatError, MissingImagesError, OutfitError
+from recbole_outfit.errors import (ConfigError, DataFormatError, MissingImagesError, OutfitError,
+                                   exits_2_on_user_error)
 
 CONVERTER_VERSION = 1
 DEFAULT_IMAGE_SIZE = 224
@@ -458,6 +459,7 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
     return final_dir
 
 
+@exits_2_on_user_error
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m recbole_outfit.data.convert", description=__doc__.split("\n")[0])
     parser.add_argument("--src", required=True, help="Polyvore-U root (holds tuples_630/ ... and images/)")
@@ -471,12 +473,8 @@ def main(argv=None):
     parser.add_argument("--split_seed", type=int, default=DEFAULT_SPLIT_SEED, help="seed of the val halves")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    try:
-        convert(args.src, args.dataset, args.out, args.image_size, args.force, args.skip_missing, args.workers,
-                args.folder, args.split_seed)
-    except OutfitError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    convert(args.src, args.dataset, args.out, args.image_size, args.force, args.skip_missing, args.workers,
+            args.folder, args.split_seed)
     return 0
 
 

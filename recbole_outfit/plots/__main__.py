@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from recbole_outfit.errors import ConfigError, DataFormatError, OutfitError
+from recbole_outfit.errors import ConfigError, DataFormatError, exits_2_on_user_error
 from recbole_outfit.plots import draw
 from recbole_outfit.recommend.recommender import load_recommender
 
@@ -186,14 +186,10 @@ def run(args):
                          title=f"{rec.config['model']} on {rec.config['dataset']}: users and outfits (t-SNE)")
 
 
+@exits_2_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        path = run(args)
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
-    print(f"written {path}")
+    print(f"written {run(args)}")
     return 0
 
 

@@ -11,7 +11,7 @@ Prints a markdown table; a bad user, garment, outfit or checkpoint is one paragr
 import argparse
 import sys
 
-from recbole_outfit.errors import ConfigError, OutfitError
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.plots.draw import outfit_grid
 from recbole_outfit.recommend.recommender import load_recommender
 from recbole_outfit.report import format_table, write_json_atomic
@@ -98,13 +98,10 @@ def run(args):
     return rows
 
 
+@exits_2_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
+    run(args)
     return 0
 
 

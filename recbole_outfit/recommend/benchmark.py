@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from recbole_outfit.atomic import atomic_write
-from recbole_outfit.errors import ConfigError, OutfitError
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.recommend.compose import OutfitSearch, Slot
 from recbole_outfit.recommend.recommender import load_recommender
 from recbole_outfit.report import format_table, write_json_atomic
@@ -117,6 +117,7 @@ def encoding_rate(rec):
     return len(ids) / (time.time() - started)
 
 
+@exits_2_on_user_error
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m recbole_outfit.recommend.benchmark", description=__doc__)
     parser.add_argument("--checkpoint", required=True)
@@ -129,14 +130,10 @@ def main(argv=None):
     parser.add_argument("--out", default="results/compose", help="writes <out>.md and <out>.json")
     parser.add_argument("--trust_checkpoint", action="store_true", help="a checkpoint that needs full unpickling")
     args = parser.parse_args(argv)
-    try:
-        if min(args.users, args.pool, args.k) < 1 or args.polyvore_garments < 3:
-            raise ConfigError("--users, --pool, --k must be positive and --polyvore_garments at least 3",
-                              where="arguments")
-        run(args)
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
+    if min(args.users, args.pool, args.k) < 1 or args.polyvore_garments < 3:
+        raise ConfigError("--users, --pool, --k must be positive and --polyvore_garments at least 3",
+                          where="arguments")
+    run(args)
     return 0
 
 

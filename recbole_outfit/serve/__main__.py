@@ -8,7 +8,7 @@ Needs the ``serve`` extra (FastAPI, Jinja2, uvicorn). A bad checkpoint or option
 import argparse
 import sys
 
-from recbole_outfit.errors import ConfigError, OutfitError
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.recommend.recommender import load_recommender
 from recbole_outfit.serve.app import MAX_K, create_app
 
@@ -50,13 +50,10 @@ def load_app(args):
     return create_app(rec, k=args.k)
 
 
+@exits_2_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        app = load_app(args)
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
+    app = load_app(args)
     import uvicorn
 
     print(f"serving on http://{args.host}:{args.port}/", flush=True)

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 
-from recbole_outfit.errors import ConfigError, OutfitError
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,6 +56,7 @@ def screenshot(url, out, width=1200, height=1600, wait=180):
     return out
 
 
+@exits_2_on_user_error
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m recbole_outfit.serve.screenshot", description=__doc__)
     parser.add_argument("--url", required=True)
@@ -63,11 +64,7 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=1200)
     parser.add_argument("--height", type=int, default=1600)
     args = parser.parse_args(argv)
-    try:
-        print(f"written {screenshot(args.url, args.out, args.width, args.height)}")
-    except OutfitError as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 2
+    print(f"written {screenshot(args.url, args.out, args.width, args.height)}")
     return 0
 
 
