@@ -61,6 +61,8 @@ RANGES = {
     "autoencoder_batch_size": POSITIVE_INT, "lpae_anchors": POSITIVE_INT, "lpae_general_anchors": POSITIVE_INT,
     "synthetic_difficulty": UNIT, "synthetic_style_breadth": UNIT, "synthetic_scale": POSITIVE, "synthetic_garment_scale": POSITIVE,
     "synthetic_image_px": _interval(8), "convert_workers": POSITIVE_INT, "metric_decimal_place": NON_NEGATIVE,
+    "pretrain_garments": _interval(2), "pretrain_epochs": POSITIVE_INT, "pretrain_learning_rate": POSITIVE,
+    "pretrain_batch_size": POSITIVE_INT,
 }
 
 

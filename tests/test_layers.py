@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from recbole_outfit.model.backbone_weights import read_backbone_weights
 from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
 from recbole_outfit.model.loss import bpr_loss, npair_loss
 
@@ -61,17 +62,17 @@ def test_unknown_backbone_and_local_weights(tmp_path):
 
     with pytest.raises(ConfigError, match="unknown backbone"):
         build_backbone("XL", 128)
-    with pytest.raises(ConfigError, match="does not exist"):
-        build_backbone("XS", 128, weights=str(tmp_path / "missing.pth"))
+    with pytest.raises(ConfigError, match="does not exist"):  # the pipeline reads the file, the model copies
+        read_backbone_weights(str(tmp_path / "missing.pth"))
     import torchvision
 
     alexnet = torchvision.models.alexnet(weights=None)
     torch.save(alexnet.state_dict(), tmp_path / "alexnet.pth")
-    large = build_backbone("large", 16, weights=str(tmp_path / "alexnet.pth"))
+    large = build_backbone("large", 16, state=read_backbone_weights(str(tmp_path / "alexnet.pth")))
     assert torch.equal(large.features[0].weight, alexnet.features[0].weight)
     assert torch.equal(large.head[0].linear.weight, alexnet.classifier[1].weight)  # fc6 and fc7 for large
     assert torch.equal(large.head[3].weight, alexnet.classifier[4].weight)
-    small = build_backbone("S", 16, weights=str(tmp_path / "alexnet.pth"))
+    small = build_backbone("S", 16, state=read_backbone_weights(str(tmp_path / "alexnet.pth")))
     assert torch.equal(small.features[3].weight, alexnet.features[3].weight)
 
 

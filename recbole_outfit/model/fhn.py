@@ -32,8 +32,8 @@ class PairwiseCodes(nn.Module):
 
 
 class FHN(BPRRecommender):
-    def __init__(self, config, dataset):
-        super().__init__(config, dataset)
+    def __init__(self, config, dataset, backbone=None):
+        super().__init__(config, dataset, backbone)
         # define layers and loss: per-category code layers on top of the shared item encoder
         self.code_layers = nn.ModuleList([nn.Linear(self.embedding_size, self.embedding_size) for _ in CATEGORIES])
         self.register_buffer("garment_category", dataset.garment_category.clone(), persistent=False)

@@ -35,20 +35,21 @@ from recbole_outfit.model.outfit_recommender import OutfitRecommender, select_ne
 
 class FNDCL(OutfitRecommender):
     """The FND-CL student. Built from what it is handed: the pipeline (``recbole_outfit.pipeline``) prepares
-    what :attr:`needs` lists and passes it in; a model rebuilt from a checkpoint for evaluation needs neither.
+    what :attr:`needs` lists and passes it in; a model rebuilt from a checkpoint for evaluation needs none of them.
 
     Args:
         teacher: a prepared :class:`~recbole_outfit.model.distillation.FrozenTeacher` (training with
             ``distill: True``), else None.
         neighbours: LongTensor ``[n_garments, k]`` of same-category neighbours for the ``replace``
             augmentation (training with ``replace`` among ``cl_augmentations``), else None.
+        backbone: the item encoder's starting weights, as for every outfit model (:class:`OutfitRecommender`).
     """
 
-    needs = ("teacher", "neighbours")
+    needs = OutfitRecommender.needs + ("teacher", "neighbours")
     loss_part_names = ("recommendation (Eq. 13-14)", "contrastive (Eq. 17-18)")  # the two parts calculate_loss returns
 
-    def __init__(self, config, dataset, teacher=None, neighbours=None):
-        super().__init__(config, dataset)
+    def __init__(self, config, dataset, teacher=None, neighbours=None, backbone=None):
+        super().__init__(config, dataset, backbone)
 
         # load parameters info
         self.alpha = config["fnd_alpha"]

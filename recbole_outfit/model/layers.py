@@ -5,8 +5,6 @@ and pooling by multi-head attention on one learnable seed. Masks mark real garme
 (False); padded slots never serve as keys, so an outfit with padding equals the same outfit without it.
 """
 
-import os
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -109,7 +107,6 @@ class SetTransformer(nn.Module):
 # fully-connected width of each size (paper section 4.7): large = AlexNet, M / S = widths halved /
 # quartered, XS = "AlexNet-small" (no fully-connected layers; global average pooling, then a linear map)
 BACKBONE_FC_WIDTH = {"large": 4096, "M": 2048, "S": 1024, "XS": None}
-ALEXNET_WEIGHTS_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's IMAGENET1K_V1 file in the torch hub cache
 
 
 class PooledLinear(nn.Module):
@@ -192,30 +189,11 @@ class AlexNetEncoder(nn.Module):
 _TORCHVISION_NAMES = {"classifier.1.": "head.0.linear.", "classifier.4.": "head.3."}
 
 
-def _alexnet_state_dict(weights):
-    """An AlexNet state_dict from torchvision's ImageNet weights or a local file."""
-    if weights == "imagenet":
-        try:
-            return torchvision.models.AlexNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-        except Exception as error:
-            cache = os.path.join(torch.hub.get_dir(), "checkpoints", ALEXNET_WEIGHTS_FILE)
-            raise ConfigError(
-                f"ImageNet weights for AlexNet could not be loaded ({type(error).__name__}: {error})",
-                where="backbone_weights=imagenet",
-                fix=f"put torchvision's {ALEXNET_WEIGHTS_FILE} at {cache}, pass backbone_weights=/path/to/"
-                    f"alexnet_state_dict.pth, or backbone_weights=~ for random initialisation",
-            ) from error
-    if not os.path.isfile(weights):
-        raise ConfigError(f"backbone weights file {weights!r} does not exist", where="backbone_weights",
-                          fix="give a torchvision AlexNet state_dict file, 'imagenet', or ~")
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state)
-
-
-def load_alexnet_weights(encoder, weights):
-    """Copy every AlexNet tensor whose name and shape fit ``encoder`` (features always; the classifier's
-    fully-connected layers only for ``large``); return the names copied."""
-    state = _alexnet_state_dict(weights)
+def load_alexnet_weights(encoder, state):
+    """Copy every tensor of the AlexNet ``state`` dict (torchvision's names) whose name and shape fit
+    ``encoder``: the features always, the classifier's fully-connected layers only for ``large`` (and only
+    when ``state`` has them); return the names copied. The pipeline reads ``state`` from a file
+    (``model/backbone_weights.py``); the model only copies what it is handed."""
     renamed = {}
     for name, tensor in state.items():
         for theirs, ours in _TORCHVISION_NAMES.items():
@@ -225,28 +203,30 @@ def load_alexnet_weights(encoder, weights):
     own = encoder.state_dict()
     usable = {k: v for k, v in renamed.items() if k in own and own[k].shape == v.shape}
     if not any(k.startswith("features.") for k in usable):
-        raise ConfigError("the weights file holds no AlexNet convolutional layers", where=str(weights),
+        raise ConfigError("the backbone weights hold no AlexNet convolutional layers that fit the item encoder",
+                          where="backbone_weights",
                           fix="give a torchvision AlexNet state_dict (keys features.0.weight, ...)")
     encoder.load_state_dict(usable, strict=False)
     return sorted(usable)
 
 
-def build_backbone(size, dim, weights=None, dropout=0.5, extra_fc=False, channels_last=False):
+def build_backbone(size, dim, state=None, dropout=0.5, extra_fc=False, channels_last=False):
     """Item encoder f of the given ``size`` (large, M, S, XS) mapping images to ``dim`` features.
 
-    ``weights``: None (random), ``imagenet`` (torchvision's AlexNet weights; works where they can be
-    downloaded or are in the torch hub cache) or a path to a local AlexNet ``state_dict``. ``extra_fc``: see
-    :class:`AlexNetEncoder` (no effect on XS). ``channels_last``: keep the convolution weights in
-    channels-last (NHWC) memory format, for inputs in that format (:class:`ImagePreprocessor` with
-    ``channels_last=True``); the same numbers, computed by faster kernels on CPU (oneDNN) and on GPU
-    tensor cores. State dicts are unaffected (they load and save in either format).
+    ``state``: None (random initialisation) or an AlexNet state dict handed by the pipeline (ImageNet's, a
+    file's, or the synthetic pretraining's features; see ``backbone_weights``), whose fitting tensors are
+    copied (:func:`load_alexnet_weights`). ``extra_fc``: see :class:`AlexNetEncoder` (no effect on XS).
+    ``channels_last``: keep the convolution weights in channels-last (NHWC) memory format, for inputs in that
+    format (:class:`ImagePreprocessor` with ``channels_last=True``); the same numbers, computed by faster
+    kernels on CPU (oneDNN) and on GPU tensor cores. State dicts are unaffected (they load and save in either
+    format).
     """
     if size not in BACKBONE_FC_WIDTH:
         raise ConfigError(f"unknown backbone {size!r}", where="backbone",
                           fix=f"use one of {', '.join(BACKBONE_FC_WIDTH)}")
     encoder = AlexNetEncoder(dim, BACKBONE_FC_WIDTH[size], dropout, extra_fc)
-    if weights:
-        load_alexnet_weights(encoder, weights)
+    if state is not None:
+        load_alexnet_weights(encoder, state)
     if channels_last:
         encoder.to(memory_format=torch.channels_last)  # 4-d tensors only: the conv weights
     return encoder

@@ -21,8 +21,8 @@ from recbole_outfit.model.bpr import BPRRecommender
 
 
 class LPAE(BPRRecommender):
-    def __init__(self, config, dataset):
-        super().__init__(config, dataset)
+    def __init__(self, config, dataset, backbone=None):
+        super().__init__(config, dataset, backbone)
 
         # load parameters info
         self.variant = config["lpae_variant"]

@@ -60,7 +60,9 @@ class OutfitRecommender(GeneralRecommender):
     """Base class: user embeddings, item encoder f, Set Transformer T, score cos(u, o) (Eq. 9)."""
 
     input_type = InputType.PAIRWISE
-    needs = ()  # artifacts the pipeline builds and hands to the constructor (e.g. FNDCL: teacher, neighbours)
+    # artifacts the pipeline builds and hands to the constructor: the item encoder's starting weights when
+    # backbone_weights is set (FNDCL adds its teacher and neighbours)
+    needs = ("backbone",)
     other_parameter_name = ["user_tokens"]  # saved in checkpoints: maps embedding rows back to user ids
 
     def __init_subclass__(cls, **kwargs):
@@ -70,7 +72,10 @@ class OutfitRecommender(GeneralRecommender):
         if "scores" in cls.__dict__:
             cls.scores = float32(cls.__dict__["scores"])
 
-    def __init__(self, config, dataset):
+    def __init__(self, config, dataset, backbone=None):
+        """``backbone``: the AlexNet state dict the item encoder starts from (``backbone_weights``: ImageNet's,
+        a file's or the synthetic pretraining's), read and handed over by the pipeline; None = random
+        initialisation (also a model rebuilt from a checkpoint, whose weights then load over it)."""
         super().__init__(config, dataset)
 
         # load parameters info
@@ -93,7 +98,7 @@ class OutfitRecommender(GeneralRecommender):
         # define layers and loss
         self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
         self.preprocess = ImagePreprocessor(flip=config["image_flip"], channels_last=config["channels_last"])
-        self.item_encoder = build_backbone(config["backbone"], self.embedding_size, config["backbone_weights"],
+        self.item_encoder = build_backbone(config["backbone"], self.embedding_size, backbone,
                                            config["backbone_dropout"], config["backbone_extra_fc"],
                                            channels_last=config["channels_last"])
         self.outfit_encoder = self.build_outfit_encoder(config)

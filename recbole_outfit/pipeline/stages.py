@@ -1,10 +1,17 @@
-"""The stages a model needs before it is built (paper 3.2.2 and 3.3.2), each cached and reused.
+"""The stages a model needs before it is built (paper 3.2.2, 3.3.2 and 4.1.4), each cached and reused.
 
-A model class declares what it needs (``needs = ("teacher", "neighbours")`` on FNDCL); the pipeline runs the
+A model class declares what it needs (``needs = ("backbone", "teacher", "neighbours")`` on FNDCL); the pipeline runs the
 matching stages, records each artifact's file in the run's config, and hands the loaded artifacts to the
-model's constructor (``model_class(config, dataset, teacher=..., neighbours=...)``). Models never load
-anything themselves.
+model's constructor (``model_class(config, dataset, backbone=..., teacher=..., neighbours=...)``). Models never
+load anything themselves.
 
+0. **backbone** (``backbone_weights`` set, every outfit model): the AlexNet weights the item encoder starts from,
+   as the paper's teacher and students start from ImageNet (section 4.1.4). ``imagenet``: torchvision's file;
+   a path: that file; ``synthetic``: our stand-in for ImageNet, AlexNet's convolutional features pretrained to
+   name the attributes of a pool of synthetic garments that belong to no dataset, kept as
+   ``<checkpoint_dir>/stages/pretrain/AlexNet-features-<fingerprint>.pth`` (one set for every dataset, backbone
+   size, run and seed with the same image size and pretraining settings). Handed to the model as a state dict;
+   ``backbone_weights_file`` (set here, inherited by the teacher stage) names the file.
 1. **teacher** (``distill: True``): a ``Teacher`` run on the same dataset with its own validation half
    (``valid_teacher``), through the same pipeline as any model. Its best checkpoint is kept as
    ``<checkpoint_dir>/stages/<dataset>/Teacher-<fingerprint>.pth``; handed to the student as a prepared
@@ -21,6 +28,7 @@ to the model. See ``docs/architecture.md``.
 
 import os
 import shutil
+import time
 import zipfile
 from logging import getLogger
 
@@ -32,14 +40,18 @@ from recbole.utils import init_seed, set_color
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.checkpoint import load_checkpoint
 from recbole_outfit.data.convert import raw_folder_for
+from recbole_outfit.data.garment_pool import ATTRIBUTES, draw_pool
 from recbole_outfit.data.prepare import ensure_atomic_dataset
-from recbole_outfit.data.synthetic import WORLD_FILE, load_world
+from recbole_outfit.data.synthetic import GENERATOR_VERSION, WORLD_FILE, load_world
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoader, neighbour_table, training_garments
+from recbole_outfit.model.backbone_weights import check_weights_file, imagenet_weights_file, read_backbone_weights
 from recbole_outfit.model.distillation import FrozenTeacher
 from recbole_outfit.model.oracle import OracleTeacher
-from recbole_outfit.pipeline.keys import fingerprint, stage_config
+from recbole_outfit.model.pretrain import AttributeClassifier
+from recbole_outfit.pipeline.keys import fingerprint, settings_fingerprint, stage_config
 from recbole_outfit.report import write_json_atomic
+from recbole_outfit.trainer.pretrain import pretrain_features
 from recbole_outfit.utils import create_dataset, get_model, is_outfit_model
 from recbole_outfit.verified import is_intact, sign
 
@@ -83,6 +95,80 @@ class Stage:
                 if os.path.exists(leftover):
                     os.remove(leftover)
         return False
+
+
+PRETRAIN_VERSION = 1  # bump when the pretraining task or its training loop changes (cached features rebuild)
+
+
+class BackboneStage(Stage):
+    """``backbone_weights``: imagenet | synthetic | a state-dict file -> the file the item encoder's state dict
+    is read from (see the module docstring, stage 0)."""
+
+    need, config_key = "backbone", "backbone_weights_file"
+
+    def wanted(self, config):
+        return bool(config["backbone_weights"])
+
+    def stage_config(self, config):
+        """The pretraining's configuration for ``synthetic`` (its settings: ``AttributeClassifier.yaml``, or the
+        run's ``pretrain_*`` keys); None for ``imagenet`` and a file, which train nothing. A weights file that
+        does not exist is refused here, before any work."""
+        weights = config["backbone_weights"]
+        if weights == "synthetic":
+            return stage_config(AttributeClassifier, config, {})
+        if weights != "imagenet":
+            check_weights_file(weights)
+        return None
+
+    def build(self, config, train):
+        weights = config["backbone_weights"]
+        if weights == "synthetic":
+            return self.pretrain(self.stage_config(config))
+        path = imagenet_weights_file() if weights == "imagenet" else weights
+        check_weights_file(path)
+        self.log(f"the item encoder starts from {path}")
+        return path
+
+    @staticmethod
+    def settings(pretrain_config):
+        """What the pretrained features depend on (their artifact's fingerprint): the pool, the images' size,
+        the training. Not the backbone size: every size has the same convolutional layers."""
+        c = pretrain_config
+        return {"version": PRETRAIN_VERSION, "generator_version": GENERATOR_VERSION,
+                "garments": c["pretrain_garments"], "seed": c["pretrain_seed"], "epochs": c["pretrain_epochs"],
+                "learning_rate": c["pretrain_learning_rate"], "batch_size": c["pretrain_batch_size"],
+                "render_px": c["synthetic_image_px"] or c["image_size"], "image_size": c["image_size"]}
+
+    def pretrain(self, pretrain_config):
+        """Path of the pretrained features for ``pretrain_config``, reused when cached, else trained."""
+        settings = self.settings(pretrain_config)
+        folder = os.path.join(pretrain_config["checkpoint_dir"], "stages", "pretrain")
+        path = os.path.join(folder, f"AlexNet-features-{settings_fingerprint(settings)}.pth")
+        if self.cached(path):
+            return path
+        self.log(f"pretraining AlexNet's convolutional features to name category, colour, pattern and shape of "
+                 f"{settings['garments']} synthetic garments that belong to no dataset ({settings['image_size']} px, "
+                 f"{settings['epochs']} epochs)")
+        started = time.time()
+        pool = draw_pool(settings["garments"], settings["seed"], settings["render_px"], settings["image_size"],
+                         show_progress=pretrain_config["show_progress"])
+        init_seed(settings["seed"], pretrain_config["reproducibility"])
+        device = pretrain_config["device"]
+        model = AttributeClassifier(ATTRIBUTES).to(device)
+        history = pretrain_features(model, pool, settings["epochs"], settings["learning_rate"],
+                                    settings["batch_size"], device, show_progress=pretrain_config["show_progress"])
+        os.makedirs(folder, exist_ok=True)
+        with atomic_write(path, "wb") as f:
+            torch.save(model.features_state(), f)
+        accuracy = history["epochs"][-1]["accuracy"]
+        write_json_atomic(path[:-4] + ".json", {"settings": settings, **history, "final_accuracy": accuracy,
+                                                "seconds": round(time.time() - started, 1)})
+        sign(path)
+        self.log(f"held-out attribute accuracy {accuracy} after {time.time() - started:.0f}s, kept as {path}")
+        return path
+
+    def load(self, config, path, train_dataset):
+        return read_backbone_weights(path)
 
 
 class TeacherStage(Stage):
@@ -182,7 +268,7 @@ class NeighbourStage(Stage):
         return load_neighbour_table(path, train_dataset)
 
 
-STAGES = {stage.need: stage for stage in (TeacherStage(), NeighbourStage())}
+STAGES = {stage.need: stage for stage in (BackboneStage(), TeacherStage(), NeighbourStage())}
 
 
 def wanted_stages(config):
@@ -192,7 +278,8 @@ def wanted_stages(config):
 
 def check_stages(config):
     """Build every wanted stage's configuration without running anything: a bad stage setting
-    (``teacher_config``, ``autoencoder_config``) is refused before the first stage trains."""
+    (``teacher_config``, ``autoencoder_config``, a missing ``backbone_weights`` file) is refused before the
+    first stage trains."""
     for stage in wanted_stages(config):
         if not config[stage.config_key]:
             stage.stage_config(config)
