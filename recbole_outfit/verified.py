@@ -26,6 +26,19 @@ def sign(path):
     return path
 
 
+def read_intact(path):
+    """The bytes of ``path`` when they match the digest in its sidecar, else None (missing, altered, unsigned).
+    One read serves both the check and the use, so what is used is exactly what was checked."""
+    sidecar = path + ".sha256"
+    if not (os.path.isfile(path) and os.path.isfile(sidecar)):
+        return None
+    with open(sidecar, "r", encoding="utf-8") as f:
+        expected = f.read().strip()
+    with open(path, "rb") as f:
+        data = f.read()
+    return data if hashlib.sha256(data).hexdigest() == expected else None
+
+
 def is_intact(path):
     """True when ``path`` exists and matches the digest in its sidecar."""
     sidecar = path + ".sha256"

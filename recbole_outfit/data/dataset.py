@@ -204,6 +204,30 @@ class OutfitDataset(Dataset):
                 lengths = np.fromiter(map(len, feat[field].values), dtype=np.int64, count=len(feat))
                 feat[field] = split_rows(new_ids, lengths)
 
+    def _fill_nan(self):
+        """RecBole's missing-value filling (token 0, a float field's mean, an empty array for a sequence), with
+        the missing rows of sequence fields found by ``isna`` instead of a Python call on every row (1M calls
+        for a Polyvore-630-sized outfit table; the missing rows are the few ids RecBole added without
+        features)."""
+        if not self.config["fast_loader"]:
+            return super()._fill_nan()
+        for feat_name in self.feat_name_list:
+            feat = getattr(self, feat_name)
+            for field in feat:
+                ftype = self.field2type[field]
+                if ftype == FeatureType.TOKEN:
+                    feat[field] = feat[field].fillna(value=0)
+                elif ftype == FeatureType.FLOAT:
+                    feat[field] = feat[field].fillna(value=feat[field].mean())
+                else:
+                    missing = np.flatnonzero(feat[field].isna().to_numpy()).tolist()
+                    if missing:
+                        dtype = np.int64 if ftype == FeatureType.TOKEN_SEQ else np.float64
+                        column = feat[field].to_numpy(dtype=object, copy=True)
+                        for row in missing:
+                            column[row] = np.array([], dtype=dtype)
+                        feat[field] = column
+
     def _dataframe_to_interaction(self, data):
         """RecBole's conversion to an ``Interaction``, with ``token_seq`` fields padded by one array
         operation instead of one tensor per row and ``pad_sequence`` (same ``[N, max length]`` int64

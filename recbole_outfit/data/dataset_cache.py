@@ -7,15 +7,16 @@ later load of the same configuration restores the dataset from it in a fraction 
 
 The cache is checked, not trusted. Reuse needs
 
-* the sidecar's checksum to match the file (a damaged or cut-short file is rebuilt, with a warning);
+* the sidecar's checksum to match the bytes that are then used (read once: a damaged or cut-short file is
+  rebuilt, with a warning);
 * the same **settings**: every config key that changes reading or processing (:data:`SETTINGS`: RecBole's
   own ``dataset_arguments``, the dataset, ``encoding``, ``numerical_features``, ``discretization`` and
   ``fast_loader``); they name the file, so configurations that differ (the teacher's ``valid_teacher`` split
   and the students' ``valid_student``) each keep their own cache;
 * the same **data**: the converter's manifest signature, the SHA-256 of every atomic text file in the folder
   (about 0.1 s for a Polyvore-630-sized set), this format's version, RecBole's version and the source of the
-  code that processes the files (``data/dataset.py``, this module). A mismatch is logged as a warning and
-  the cache is rebuilt in place.
+  code that processes the files (``data/dataset.py``, ``data/polyvore.py``, this module). A mismatch is
+  logged as a warning naming what changed, and the cache is rebuilt in place.
 
 ``fast_loader`` is part of the settings although both readers give the same dataset: ``fast_loader: False``
 stands for RecBole's own reader, and a dataset built by the plugin's must not answer for it.
@@ -26,11 +27,12 @@ unpickling this dataset (a million small arrays) also takes longer than processi
 arrays (``np.load(allow_pickle=False)``: loading it runs no code) and JSON. The image store is never part of
 it (it stays memory-mapped from ``<dataset>.images.npy``); the restored dataset opens it as a fresh one does.
 Files are written with ``atomic.atomic_write`` and are byte-for-byte the same for the same dataset, so two
-runs writing one cache at once cannot leave a file and a sidecar that disagree. A folder that cannot be
+runs writing the same cache at once cannot leave a file and a sidecar that disagree. A folder that cannot be
 written costs the cache, not the run: a warning says so and the processed dataset is used as it is.
 """
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -48,8 +50,9 @@ from recbole.utils.argument_list import dataset_arguments
 from recbole_outfit.atomic import atomic_write, remove_stale_temp
 from recbole_outfit.data import dataset as dataset_module
 from recbole_outfit.data.convert import read_manifest
+from recbole_outfit.data import polyvore
 from recbole_outfit.data.dataset import OutfitDataset, split_rows
-from recbole_outfit.verified import is_intact, sign
+from recbole_outfit.verified import read_intact, sign
 
 FORMAT_VERSION = 1  # bump when the file layout or what it restores changes
 # config keys that change what reading and processing the atomic files gives
@@ -92,7 +95,7 @@ def data_of(config):
         if (name.startswith(f"{dataset}.") and ".processed-" not in name and not name.endswith(".npy")
                 and os.path.isfile(path)):
             files[name] = _sha256(path)
-    code = {os.path.basename(path): _sha256(path) for path in (dataset_module.__file__, __file__)}
+    code = {os.path.basename(path): _sha256(path) for path in (dataset_module.__file__, polyvore.__file__, __file__)}
     return {"format": FORMAT_VERSION, "recbole": recbole.__version__, "code": code,
             "manifest_signature": manifest.get("signature"), "files": files}
 
@@ -232,9 +235,9 @@ def write_npz(path, meta, arrays):
                     np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def read_npz(path):
-    """(meta, {name: array}) of a file written by :func:`write_npz`."""
-    with np.load(path, allow_pickle=False) as archive:
+def read_npz(file):
+    """(meta, {name: array}) of a file (a path or a binary file object) written by :func:`write_npz`."""
+    with np.load(file, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta = json.loads(arrays.pop("meta").tobytes().decode())
     return meta, arrays
@@ -297,12 +300,13 @@ def load(config, settings=None, data=None):
     if not os.path.exists(path):
         return None
     logger = getLogger()
-    if not is_intact(path):
+    blob = read_intact(path)
+    if blob is None:
         logger.warning(f"The dataset cache {path} is damaged (its checksum does not match {path}.sha256, or the "
                        "sidecar is missing); rebuilding it")
         return None
     try:
-        meta, arrays = read_npz(path)
+        meta, arrays = read_npz(io.BytesIO(blob))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         logger.warning(f"The dataset cache {path} cannot be read ({error}); rebuilding it")
         return None
