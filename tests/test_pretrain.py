@@ -12,7 +12,7 @@ from conftest import TINY_SYNTHETIC, tiny_config
 from recbole_outfit.cli import main
 from recbole_outfit.config import Config
 from recbole_outfit.data import synthetic
-from recbole_outfit.data.garment_pool import ATTRIBUTES, draw_pool
+from recbole_outfit.data.garment_pool import ATTRIBUTES, SILHOUETTES, draw_pool
 from recbole_outfit.data.prepare import synthetic_options
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.backbone_weights import read_backbone_weights
@@ -31,7 +31,8 @@ def test_pool_is_labelled_and_disjoint_from_the_datasets_garments(workspace, run
     assert pool.images.shape == (30, 3, 64, 64) and pool.images.dtype == np.uint8
     for name, classes in ATTRIBUTES.items():
         assert pool.labels[name].min() >= 0 and pool.labels[name].max() < classes
-    assert (pool.labels["shape"] // 3 == pool.labels["category"]).all()  # a silhouette of its own category
+    assert all(len(shapes) == SILHOUETTES for shapes in synthetic.SHAPES.values())
+    assert (pool.labels["shape"] // SILHOUETTES == pool.labels["category"]).all()  # a silhouette of its category
     assert np.array_equal(draw_pool(30, 3, 32, 64, show_progress=False).images, pool.images)  # one pool per seed
 
     # the generator renders every dataset image from a seed below the limit, the pool from seeds above it

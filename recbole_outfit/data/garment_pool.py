@@ -25,12 +25,13 @@ from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import decode_image
 from recbole_outfit.data.synthetic import COLOURS, PATTERNS, RENDER_SEED_LIMIT, SHAPES, render_garment
 
+SILHOUETTES = len(SHAPES["top"])  # silhouettes per category (three each in the generator's SHAPES)
 # the attributes a pool garment is labelled with and their number of classes (the heads of the classifier)
 ATTRIBUTES = {
     "category": len(polyvore.CATEGORIES),
     "colour": len(COLOURS),
     "pattern": len(PATTERNS),
-    "shape": sum(len(SHAPES[c]) for c in polyvore.CATEGORIES),  # a silhouette of its category: 3 x 3
+    "shape": len(polyvore.CATEGORIES) * SILHOUETTES,  # a silhouette of its category: 3 x 3
 }
 JPEG_QUALITY = 90  # as the generator writes its JPEGs
 
@@ -55,7 +56,7 @@ def draw_pool(n, seed, render_px, image_size, show_progress=True):
     category = rng.integers(len(polyvore.CATEGORIES), size=n)
     colour = rng.integers(len(COLOURS), size=n)
     pattern = rng.integers(len(PATTERNS), size=n)
-    silhouette = rng.integers(3, size=n)  # every category has three silhouettes
+    silhouette = rng.integers(SILHOUETTES, size=n)
     render_seeds = RENDER_SEED_LIMIT + rng.integers(RENDER_SEED_LIMIT, size=n)  # [2**31, 2**32)
     images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
     for i in tqdm(range(n), unit="img", desc="Drawing the pretraining pool", disable=not show_progress, ncols=100):
@@ -65,5 +66,5 @@ def draw_pool(n, seed, render_px, image_size, show_progress=True):
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, "JPEG", quality=JPEG_QUALITY)
         images[i] = decode_image(buffer.getvalue(), image_size)
-    labels = {"category": category, "colour": colour, "pattern": pattern, "shape": category * 3 + silhouette}
+    labels = {"category": category, "colour": colour, "pattern": pattern, "shape": category * SILHOUETTES + silhouette}
     return GarmentPool(images, {k: v.astype(np.int64) for k, v in labels.items()}, render_seeds.astype(np.int64))
