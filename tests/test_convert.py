@@ -132,6 +132,19 @@ def test_rerun_on_up_to_date_folder_does_nothing(tmp_path, caplog):
     assert np.load(paths["images"]).shape[-1] == 16
 
 
+def test_the_same_root_through_a_symbolic_link_is_up_to_date(tmp_path, caplog):
+    """A checkout that reaches the raw root through a link (a second work tree, a mounted data folder) reuses
+    the conversion: the signature names the root's real path, so dataset fingerprints do not depend on it."""
+    root, _, _, out, paths = convert_fixture(tmp_path)
+    before = {k: os.stat(p).st_mtime_ns for k, p in paths.items()}
+    link = tmp_path / "linked-root"
+    os.symlink(root, link)
+    caplog.set_level("INFO")
+    convert(str(link), "polyvore630", out=str(tmp_path / "atomic"), image_size=8, workers=1, show_progress=False)
+    assert "up to date" in caplog.text
+    assert before == {k: os.stat(p).st_mtime_ns for k, p in paths.items()}
+
+
 def test_parallel_decoding_equals_serial(tmp_path):
     *_, serial = convert_fixture(tmp_path / "a", workers=1)
     *_, parallel = convert_fixture(tmp_path / "b", workers=2)

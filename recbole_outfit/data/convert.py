@@ -295,7 +295,7 @@ def _signature(root, folder_name, source, options):
             return None
         stat = os.stat(path)
         files[os.path.relpath(path, root)] = [stat.st_size, stat.st_mtime_ns]
-    return {"converter_version": CONVERTER_VERSION, "root": os.path.abspath(root), "folder": folder_name,
+    return {"converter_version": CONVERTER_VERSION, "root": os.path.realpath(root), "folder": folder_name,
             "files": files, "images": source.signature(), "options": options}
 
 

@@ -42,7 +42,7 @@ class JpegFolderSource:
 
     def signature(self):
         """Cheap fingerprint for up-to-date checks: number of files and the folder's mtime."""
-        return {"kind": self.kind, "path": os.path.abspath(self.folder), "files": len(os.listdir(self.folder)),
+        return {"kind": self.kind, "path": os.path.realpath(self.folder), "files": len(os.listdir(self.folder)),
                 "mtime_ns": os.stat(self.folder).st_mtime_ns}
 
 
@@ -74,7 +74,7 @@ class LmdbSource:
     def signature(self):
         data = os.path.join(self.path, "data.mdb")
         stat = os.stat(data)
-        return {"kind": self.kind, "path": os.path.abspath(self.path), "size": stat.st_size,
+        return {"kind": self.kind, "path": os.path.realpath(self.path), "size": stat.st_size,
                 "mtime_ns": stat.st_mtime_ns}
 
 
