@@ -8,17 +8,18 @@ import pytest
 from recbole_outfit.benchmarks import fnd_premise
 
 
-def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None):
+def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epochs=3, stopping_step=10):
     (atomic / dataset).mkdir(parents=True, exist_ok=True)
     manifest = {"synthetic": {"false_negative_rate": fnr, "false_negative_rate_train": fnr - 0.01,
                               "oracle_test_auc_random": 0.9}}
     (atomic / dataset / f"{dataset}.manifest.json").write_text(json.dumps(manifest))
-    config = {"model": model, "dataset": dataset, "data_path": str(atomic / dataset), "seed": seed, "epochs": 3,
+    config = {"model": model, "dataset": dataset, "data_path": str(atomic / dataset), "seed": seed, "epochs": epochs,
+              "stopping_step": stopping_step,
               "distill": model != "NPair", "teacher": teacher, "fnd_scale": "normalized", "fnd_alpha": 1.0,
               "teacher_config": {"epochs": 3}, "synthetic_style_breadth": 0.5}
     result = {"config": config, "test_result": {"user_auc": auc, "user_ndcg": auc - 0.2},
-              "best_valid_result": {"user_auc": auc}, "timing": {"epochs": 3}}
-    path = folder / dataset / f"{model}-{teacher}-{seed}.json"
+              "best_valid_result": {"user_auc": auc}, "timing": {"epochs": min(epochs, 3 + stopping_step)}}
+    path = folder / dataset / f"{model}-{teacher}-{seed}-{epochs}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
 
@@ -42,6 +43,7 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
     text = open(out + ".md").read()
     assert "82.00 ± 2.00 (2)" in text and "84.00 ± 2.00 (2)" in text and "70.00 (1)" in text
     assert "## Notes\n\nThree epochs per run." in text
+    assert "## 3 epochs" in text and {r["budget"] for r in rows} == {"3 epochs"}
     pytest.importorskip("matplotlib")
     assert open(out + ".png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -49,3 +51,19 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
 def test_no_runs_exits_2(tmp_path, capsys):
     assert fnd_premise.main(["--runs", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "no finished runs" in capsys.readouterr().err
+
+
+def test_budgets_get_their_own_tables(tmp_path):
+    """Runs trained for different lengths never share a mean: one table (and plot panel) per budget."""
+    runs, atomic = tmp_path / "runs", tmp_path / "atomic"
+    fake_run(runs, atomic, "low", 0.02, "NPair", 0, 0.80, epochs=10, stopping_step=5)
+    fake_run(runs, atomic, "low", 0.02, "NPair", 0, 0.60, epochs=30, stopping_step=5)
+    fake_run(runs, atomic, "low", 0.02, "FND", 0, 0.70, teacher="oracle", epochs=30, stopping_step=5)
+    out = str(tmp_path / "premise")
+    assert fnd_premise.main(["--runs", str(runs), "--out", out, "--no_plot"]) == 0
+    text = open(out + ".md").read()
+    ten, thirty = text.split("## <= 30 epochs, early stopping after 5")
+    assert "## <= 10 epochs, early stopping after 5" in ten and "80.00 (1)" in ten and "60.00" not in ten
+    assert "60.00 (1)" in thirty and "70.00 (1)" in thirty and "80.00" not in thirty
+    assert "Epochs trained" in thirty and "NPair on low: 8" in thirty  # 3 + stopping_step in the fake timing
+    assert fnd_premise.budget_label({"epochs": 10, "stopping_step": 10}) == "10 epochs"

@@ -15,7 +15,10 @@ false-negative rate of the random test and training negatives, ``synthetic`` not
   seeds), and the oracle's AUC (the ceiling) for reference (needs matplotlib: ``pip install -e ".[plot]"``).
 
 A row's model label names what distinguishes it: ``FND (oracle)`` / ``FND (trained)`` for
-``teacher: oracle`` / a trained teacher, with ``fnd_scale`` and alpha.
+``teacher: oracle`` / a trained teacher, with ``fnd_scale`` and alpha. Runs are grouped by their training
+budget too (``10 epochs``, or ``<= 30 epochs, early stopping after 5`` when ``stopping_step`` can end a run
+sooner): each budget gets its own table and plot panel, so runs trained for different lengths never share a
+mean.
 """
 
 import argparse
@@ -30,10 +33,11 @@ from collections import defaultdict
 import numpy as np
 
 from recbole_outfit.atomic import atomic_write
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.report import format_table
 
 COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
-           "model", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "user_auc", "user_ndcg",
+           "model", "budget", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "user_auc", "user_ndcg",
            "valid_user_auc", "results_json")
 
 
@@ -45,6 +49,15 @@ def model_label(config):
     teacher = "oracle" if config.get("teacher") == "oracle" else "trained"
     scale = config.get("fnd_scale") or "paper"
     return f"{model} ({teacher}, {scale}, alpha {config['fnd_alpha']:g})"
+
+
+def budget_label(config):
+    """``10 epochs``, or ``<= 30 epochs, early stopping after 5`` when RecBole's early stopping can end the run
+    before ``epochs`` (``stopping_step`` validations without a better ``valid_metric``)."""
+    epochs, stop = int(config["epochs"]), config.get("stopping_step")
+    if stop is None or int(stop) >= epochs:
+        return f"{epochs} epochs"
+    return f"<= {epochs} epochs, early stopping after {int(stop)}"
 
 
 def _manifest(config):
@@ -73,6 +86,7 @@ def read_runs(folder):
             "false_negative_rate_train": notes.get("false_negative_rate_train"),
             "oracle_test_auc": notes.get("oracle_test_auc_random"),
             "model": model_label(config),
+            "budget": budget_label(config),
             "seed": config["seed"],
             "epochs": result.get("timing", {}).get("epochs", config["epochs"]),
             "teacher": (config.get("teacher") or "trained") if distils else "",
@@ -85,15 +99,16 @@ def read_runs(folder):
             "valid_user_auc": (result.get("best_valid_result") or {}).get("user_auc"),
             "results_json": os.path.relpath(path),
         })
-    rows.sort(key=lambda r: (r["false_negative_rate"] or 0, r["model"], r["seed"]))
+    rows.sort(key=lambda r: (r["budget"], r["false_negative_rate"] or 0, r["model"], r["seed"]))
     return rows
 
 
 def summarize(rows):
-    """{(dataset, model): {"fnr", "auc": (mean, std) x 100, "ndcg", "seeds", "oracle"}} in row order."""
+    """{(budget, dataset, model): {"fnr", "auc": (mean, std) x 100, "ndcg", "seeds", "oracle", "epochs"}} in row
+    order; ``epochs``: the epochs the runs trained (early stopping may end them sooner than the budget)."""
     groups = defaultdict(list)
     for row in rows:
-        groups[row["dataset"], row["model"]].append(row)
+        groups[row["budget"], row["dataset"], row["model"]].append(row)
     summary = {}
     for key, group in groups.items():
         auc = np.array([r["user_auc"] for r in group]) * 100
@@ -110,22 +125,33 @@ def _cell(mean_std, seeds):
     return f"{mean:.2f} ± {std:.2f}" if seeds > 1 else f"{mean:.2f}"
 
 
-def markdown(rows, summary, command=None, notes=None):
-    models = sorted({m for _, m in summary}, key=lambda m: (m != "NPair", m))
-    datasets = sorted({d for d, _ in summary}, key=lambda d: next(s["fnr"] or 0 for (dd, _), s in summary.items()
-                                                                   if dd == d))
+def _models(summary):
+    return sorted({m for _, _, m in summary}, key=lambda m: (m != "NPair", m))
+
+
+def _budget_table(summary, budget):
+    """The table of one training budget: a row per false-negative level, a column per model."""
+    part = {(d, m): s for (b, d, m), s in summary.items() if b == budget}
+    models = _models(summary)
+    datasets = sorted({d for d, _ in part}, key=lambda d: next(s["fnr"] or 0 for (dd, _), s in part.items()
+                                                                if dd == d))
     table = []
     for dataset in datasets:
-        first = next(s for (d, _), s in summary.items() if d == dataset)
+        first = next(s for (d, _), s in part.items() if d == dataset)
         cells = []
         for model in models:
-            s = summary.get((dataset, model))
+            s = part.get((dataset, model))
             cells.append(f"{_cell(s['auc'], s['seeds'])} ({s['seeds']})" if s else "-")
         table.append([dataset, f"{100 * first['fnr']:.1f}" if first["fnr"] is not None else "?",
                       f"{100 * first['fnr_train']:.1f}" if first["fnr_train"] is not None else "?",
                       f"{100 * first['oracle']:.2f}" if first["oracle"] is not None else "?"] + cells)
     header = ["dataset", "false negatives, test (%)", "false negatives, train (%)", "oracle AUC"] + models
-    epochs = sorted({e for s in summary.values() for e in s["epochs"]})
+    trained = "; ".join(f"{m} on {d}: {'/'.join(map(str, s['epochs']))}" for (d, m), s in part.items())
+    return format_table(header, table) + f"\n\nEpochs trained (best validation checkpoint tested): {trained}."
+
+
+def markdown(rows, summary, command=None, notes=None):
+    budgets = sorted({b for b, _, _ in summary})
     text = [
         "# FND and false negatives",
         "",
@@ -133,12 +159,11 @@ def markdown(rows, summary, command=None, notes=None):
         "against the share of random negatives that fit their user (false negatives: the generator's true "
         "preference of the negative reaches the median of the user's positives; measured on the random test "
         "negatives and on the random training negatives). The oracle AUC is the ceiling (the true preference "
-        "as the score).",
-        "",
-        format_table(header, table),
-        "",
-        f"Epochs per run: {', '.join(map(str, epochs))}. One row per run: `fnd-premise.csv`; plot: `fnd-premise.png`.",
+        "as the score). One table per training budget.",
     ]
+    for budget in budgets:
+        text += ["", f"## {budget}", "", _budget_table(summary, budget)]
+    text += ["", "One row per run: `fnd-premise.csv`; plot: `fnd-premise.png` (a panel per budget)."]
     if command:
         text += ["", "Made by:", "", "```bash", command, "```"]
     if notes:
@@ -156,33 +181,42 @@ def write_csv(rows, path):
 
 
 def plot(summary, path):
-    """AUC x 100 against the false-negative rate (%), error bars = std over seeds; the oracle dashed."""
+    """AUC x 100 against the false-negative rate (%), a panel per training budget, error bars = std over seeds;
+    the oracle dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    models = sorted({m for _, m in summary}, key=lambda m: (m != "NPair", m))
-    for k, model in enumerate(models):
-        points = sorted((s["fnr"] * 100, s["auc"]) for (_, m), s in summary.items() if m == model)
-        x = np.array([p[0] for p in points]) + (k - (len(models) - 1) / 2) * 0.25  # small offsets: bars apart
-        ax.errorbar(x, [p[1][0] for p in points], yerr=[p[1][1] for p in points], marker="o", capsize=3,
-                    label=model)
-    oracle = sorted({(s["fnr"] * 100, s["oracle"] * 100) for s in summary.values() if s["oracle"] is not None})
-    if oracle:
-        ax.plot([p[0] for p in oracle], [p[1] for p in oracle], "k--", linewidth=1, label="oracle (ceiling)")
-    ax.set_xlabel("false negatives among random test negatives (%)")
-    ax.set_ylabel("test user AUC x 100")
-    ax.set_title("FND vs N-pair as false negatives grow (synthetic630)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    budgets = sorted({b for b, _, _ in summary})
+    fig, axes = plt.subplots(1, len(budgets), figsize=(6.4 * len(budgets), 4.4), dpi=120, squeeze=False,
+                             sharey=True)
+    models = _models(summary)
+    for ax, budget in zip(axes[0], budgets):
+        part = {(d, m): s for (b, d, m), s in summary.items() if b == budget}
+        for k, model in enumerate(models):
+            points = sorted((s["fnr"] * 100, s["auc"]) for (_, m), s in part.items() if m == model)
+            if not points:
+                continue
+            x = np.array([p[0] for p in points]) + (k - (len(models) - 1) / 2) * 0.25  # small offsets: bars apart
+            ax.errorbar(x, [p[1][0] for p in points], yerr=[p[1][1] for p in points], marker="o", capsize=3,
+                        label=model, color=f"C{k}")
+        oracle = sorted({(s["fnr"] * 100, s["oracle"] * 100) for s in part.values() if s["oracle"] is not None})
+        if oracle:
+            ax.plot([p[0] for p in oracle], [p[1] for p in oracle], "k--", linewidth=1, label="oracle (ceiling)")
+        ax.set_xlabel("false negatives among random test negatives (%)")
+        ax.set_title(f"synthetic630, {budget}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test user AUC x 100")
+    fig.suptitle("FND vs N-pair as false negatives grow")
     fig.tight_layout()
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format="png")
     plt.close(fig)
 
 
+@exits_2_on_user_error
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m recbole_outfit.benchmarks.fnd_premise",
                                      description=__doc__.split("\n")[0])
@@ -193,8 +227,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     rows = read_runs(args.runs)
     if not rows:
-        print(f"error: no finished runs (results JSON files) under {args.runs}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"no finished runs (results JSON files) under {args.runs}", where="--runs",
+                          fix="point --runs at the folder the runs' --results_json files (or a comparison's "
+                              "saved/compare/<dataset>/ files) are in")
     summary = summarize(rows)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     write_csv(rows, args.out + ".csv")
