@@ -27,6 +27,9 @@ def test_teacher_one_epoch_and_checkpoint_reload(workspace, run_dir):
     assert saved["model"] == "Teacher" and saved["config"]["backbone"] == "large"
     assert saved["config"]["benchmark_filename"] == ["train", "valid_teacher", "test"]
     assert saved["test_result"] == result["test_result"]
+    history = saved["history"]  # per-epoch losses and validation metrics, kept with every run's results
+    assert history["epochs"] == list(range(saved["timing"]["epochs"]))
+    assert len(history["valid"]["user_auc"]) == len(history["epochs"]) and history["valid_metric"] == "user_auc"
 
     # the checkpoint loads on today's torch and reproduces the test metrics
     checkpoint = load_checkpoint(result["checkpoint"])

@@ -173,6 +173,8 @@ def report(config, trainer, test_results, best_valid_score, best_valid_result, c
     for name, values in test_results.items():
         if name != "test":
             result[f"{name}_result"] = dict(values)
+    if hasattr(trainer, "history"):  # the plugin's trainers: loss parts and validation metrics per epoch
+        result["history"] = trainer.history()
     if getattr(trainer, "curve_file", None):  # --plot=True: the training curve the trainer drew
         result["training_curve"] = trainer.curve_file
     if config["cold_dataset"] and is_outfit_model(type(trainer.model)):
