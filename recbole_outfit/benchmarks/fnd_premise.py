@@ -190,7 +190,7 @@ def plot(summary, path):
 
     budgets = sorted({b for b, _, _ in summary})
     fig, axes = plt.subplots(1, len(budgets), figsize=(6.4 * len(budgets), 4.4), dpi=120, squeeze=False,
-                             sharey=True)
+                             sharex=True, sharey=True)  # one scale: a panel with one level stays readable
     models = _models(summary)
     for ax, budget in zip(axes[0], budgets):
         part = {(d, m): s for (b, d, m), s in summary.items() if b == budget}
@@ -203,12 +203,16 @@ def plot(summary, path):
                         label=model, color=f"C{k}")
         oracle = sorted({(s["fnr"] * 100, s["oracle"] * 100) for s in part.values() if s["oracle"] is not None})
         if oracle:
-            ax.plot([p[0] for p in oracle], [p[1] for p in oracle], "k--", linewidth=1, label="oracle (ceiling)")
+            ax.plot([p[0] for p in oracle], [p[1] for p in oracle], "k--", marker="x", linewidth=1,
+                    label="oracle (ceiling)")
         ax.set_xlabel("false negatives among random test negatives (%)")
         ax.set_title(f"synthetic630, {budget}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test user AUC x 100")
+    levels = [s["fnr"] * 100 for s in summary.values() if s["fnr"] is not None]
+    if levels:
+        axes[0][0].set_xlim(min(0.0, min(levels)) - 1, max(levels) + 2)
     fig.suptitle("FND vs N-pair as false negatives grow")
     fig.tight_layout()
     with atomic_write(path, "wb") as f:
