@@ -52,7 +52,7 @@ from recbole_outfit.data import dataset as dataset_module
 from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.dataset import OutfitDataset, split_rows
-from recbole_outfit.verified import read_intact, sign
+from recbole_outfit.verified import file_digest, read_intact, sign
 
 FORMAT_VERSION = 1  # bump when the file layout or what it restores changes
 # config keys that change what reading and processing the atomic files gives
@@ -69,11 +69,6 @@ class Uncacheable(Exception):
 
 
 # ------------------------------------------------------------------------------------------------ key
-
-
-def _sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def cache_name(dataset, settings_digest):
@@ -94,8 +89,8 @@ def data_of(config):
         path = os.path.join(folder, name)
         if (name.startswith(f"{dataset}.") and ".processed-" not in name and not name.endswith(".npy")
                 and os.path.isfile(path)):
-            files[name] = _sha256(path)
-    code = {os.path.basename(path): _sha256(path) for path in (dataset_module.__file__, polyvore.__file__, __file__)}
+            files[name] = file_digest(path)
+    code = {os.path.basename(path): file_digest(path) for path in (dataset_module.__file__, polyvore.__file__, __file__)}
     return {"format": FORMAT_VERSION, "recbole": recbole.__version__, "code": code,
             "manifest_signature": manifest.get("signature"), "files": files}
 
@@ -172,13 +167,10 @@ class _Reader:
     """The inverse of :class:`_Writer` over a loaded ``.npz``."""
 
     def __init__(self, arrays):
-        self.arrays = arrays
-        self._loaded = {}
+        self.arrays = arrays  # {name: array}, read once: an array named twice is one shared object
 
     def array(self, name):
-        if name not in self._loaded:
-            self._loaded[name] = self.arrays[name]
-        return self._loaded[name]
+        return self.arrays[name]
 
     def decode(self, value):
         if not isinstance(value, (dict, list)):
