@@ -10,20 +10,18 @@ The pool never holds a garment of a dataset. A garment is its attributes and the
 from (the seed places, sizes and colours it within its attribute values and draws the background noise).
 The generator draws every dataset image's seed below :data:`~recbole_outfit.data.synthetic.RENDER_SEED_LIMIT`
 (``2**31``); pool seeds lie at or above it, so no pool image is a dataset image, whatever seeds either uses.
-Images go the dataset's way: rendered at ``render_px``, saved as JPEG (quality 90, as the generator does),
+Images go the dataset's way: rendered at ``render_px``, encoded as the generator's JPEGs (:func:`render_jpeg`),
 decoded and resized to the stored ``image_size`` by the converter's decoder.
 """
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import decode_image
-from recbole_outfit.data.synthetic import COLOURS, PATTERNS, RENDER_SEED_LIMIT, SHAPES, render_garment
+from recbole_outfit.data.synthetic import COLOURS, PATTERNS, RENDER_SEED_LIMIT, SHAPES, render_jpeg
 
 SILHOUETTES = len(SHAPES["top"])  # silhouettes per category (three each in the generator's SHAPES)
 # the attributes a pool garment is labelled with and their number of classes (the heads of the classifier)
@@ -33,7 +31,6 @@ ATTRIBUTES = {
     "pattern": len(PATTERNS),
     "shape": len(polyvore.CATEGORIES) * SILHOUETTES,  # a silhouette of its category: 3 x 3
 }
-JPEG_QUALITY = 90  # as the generator writes its JPEGs
 
 
 @dataclass
@@ -61,10 +58,7 @@ def draw_pool(n, seed, render_px, image_size, show_progress=True):
     images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
     for i in tqdm(range(n), unit="img", desc="Drawing the pretraining pool", disable=not show_progress, ncols=100):
         name = polyvore.CATEGORIES[category[i]]
-        pixels = render_garment(name, int(colour[i]), int(pattern[i]), int(silhouette[i]), int(render_seeds[i]),
-                                render_px)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, "JPEG", quality=JPEG_QUALITY)
-        images[i] = decode_image(buffer.getvalue(), image_size)
+        jpeg = render_jpeg(name, int(colour[i]), int(pattern[i]), int(silhouette[i]), int(render_seeds[i]), render_px)
+        images[i] = decode_image(jpeg, image_size)
     labels = {"category": category, "colour": colour, "pattern": pattern, "shape": category * SILHOUETTES + silhouette}
     return GarmentPool(images, {k: v.astype(np.int64) for k, v in labels.items()}, render_seeds.astype(np.int64))

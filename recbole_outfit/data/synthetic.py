@@ -595,13 +595,22 @@ def render_garment(category, colour, pattern, shape, seed, px):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+JPEG_QUALITY = 90  # of every rendered garment image (the datasets' and the pretraining pool's)
+
+
+def render_jpeg(category, colour, pattern, shape, seed, px):
+    """:func:`render_garment` encoded as the JPEG bytes a garment image file holds."""
+    buffer = io.BytesIO()
+    Image.fromarray(render_garment(category, colour, pattern, shape, seed, px)).save(buffer, "JPEG",
+                                                                                     quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
 def _render_job(args):
     job, px, folder = args
     name, category, colour, pattern, shape, seed = job
-    buffer = io.BytesIO()
-    Image.fromarray(render_garment(category, colour, pattern, shape, seed, px)).save(buffer, "JPEG", quality=90)
     with open(os.path.join(folder, name), "wb") as f:
-        f.write(buffer.getvalue())
+        f.write(render_jpeg(category, colour, pattern, shape, seed, px))
 
 
 def render_images(jobs, px, folder, workers=None, show_progress=True):
