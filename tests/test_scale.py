@@ -52,3 +52,12 @@ def test_scale_benchmark_reruns_one_part_and_keeps_the_others(workspace, run_dir
     report = open(run_dir / "results" / "scale-synthetic53.md").read()
     assert "The load table (" in report and "The training-step and scoring tables (" in report
     assert "## Training step" in report and "## Dataset load" in report
+
+
+def test_only_without_an_earlier_report_is_refused(workspace, run_dir, capsys):
+    settings = [f"--{k}={v}" for k, v in tiny_config(workspace, run_dir).items()]
+    args = ["--dataset=synthetic53", "--only=load", f"--out={run_dir / 'nothing-here'}", *settings]
+    assert scale.main(args) == 2
+    error = capsys.readouterr().err
+    assert "--only keeps the other tables from" in error and "run the whole benchmark once first" in error
+    assert "Traceback" not in error

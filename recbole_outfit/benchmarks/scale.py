@@ -47,6 +47,7 @@ from recbole_outfit.benchmarks.efficiency import PeakMemory, score_all, time_sco
 from recbole_outfit.config import Config
 from recbole_outfit.data.dataset_cache import cache_path
 from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
 from recbole_outfit.trainer.precision import amp_dtype, autocast
@@ -407,8 +408,8 @@ def kept_results(json_path, md_path, parser):
     """(results, runs) of an earlier report: its tables, and for each part the command and date that measured
     it (reports written before ``runs`` was recorded: their one command, the date from their header)."""
     if not os.path.isfile(json_path):
-        raise SystemExit(f"--only keeps the other tables from {json_path}, which does not exist: run the whole "
-                         "benchmark once first")
+        raise ConfigError(f"--only keeps the other tables from {json_path}, which does not exist", where="--only",
+                          fix="run the whole benchmark once first (without --only), with the same --out")
     with open(json_path, "r", encoding="utf-8") as f:
         old = json.load(f)
     runs = old.get("runs")
@@ -425,6 +426,7 @@ def kept_results(json_path, md_path, parser):
     return old, runs
 
 
+@exits_2_on_user_error
 def main(argv=None):
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
