@@ -128,7 +128,8 @@ class OutfitDataset(Dataset):
             except ValueError:
                 raise DataFormatError(f"field {field!r} has the type {ftype!r}, which RecBole does not know",
                                       where=location(filepath, 1),
-                                      fix="write the header as name:token, name:token_seq, name:float or name:float_seq") from None
+                                      fix="write the header as name:token, name:token_seq, name:float or "
+                                          "name:float_seq") from None
             if ftype == FeatureType.FLOAT_SEQ:
                 return super()._load_feat(filepath, source)
             header.append((field, ftype, field_type))

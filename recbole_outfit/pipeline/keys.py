@@ -17,7 +17,8 @@ from recbole_outfit.data.convert import read_manifest
 SHARED_KEYS = (
     "gpu_id", "use_gpu", "seed", "reproducibility", "state", "show_progress", "checkpoint_dir", "worker",
     "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
-    "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders", "image_size", "convert_workers", "image_store_place", "eval_batch_size",
+    "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders", "image_size",
+    "convert_workers", "image_store_place", "eval_batch_size",
     "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint", "channels_last",
     "fast_loader", "dataset_cache", "enable_amp", "enable_scaler",
     # where the item encoders start (teacher and students alike, as in the paper) and the pretraining's settings
