@@ -24,6 +24,7 @@ from recbole_outfit.errors import ConfigError, location
 from recbole_outfit.model.augment import OutfitAugmenter
 from recbole_outfit.model.layers import BACKBONE_FC_WIDTH
 from recbole_outfit.model.outfit_recommender import NEGATIVE_POOLS
+from recbole_outfit.model.pretrain import PRETRAIN_HEADS
 from recbole_outfit.settings import properties_dir
 
 # the command line's own flags (cli.py) and RecBole's run-time keys: set by the program, not documented in yaml
@@ -71,7 +72,8 @@ def options():
     """{key: allowed values} of the keys that name one of a fixed set of options."""
     return {"backbone": tuple(BACKBONE_FC_WIDTH), "negative_pool": NEGATIVE_POOLS, "learner": LEARNERS,
             "valid_split": ("valid_teacher", "valid_student"), "image_store_place": ("auto", "gpu", "cpu"),
-            "lpae_variant": ("u", "g"), "teacher": ("trained", "oracle"), "fnd_scale": ("paper", "normalized")}
+            "lpae_variant": ("u", "g"), "teacher": ("trained", "oracle"), "fnd_scale": ("paper", "normalized"),
+            "pretrain_head": PRETRAIN_HEADS}
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ from recbole_outfit.data.garment_pool import ATTRIBUTES, SILHOUETTES, draw_pool
 from recbole_outfit.data.prepare import synthetic_options
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.backbone_weights import read_backbone_weights
+from recbole_outfit.model.layers import build_backbone, load_alexnet_weights
 from recbole_outfit.pipeline import run as pipeline_run
 from recbole_outfit.pipeline import stages
 from recbole_outfit.pipeline.stages import BackboneStage, wanted_stages
@@ -119,6 +120,34 @@ def test_synthetic_weights_start_the_student_and_the_teacher(workspace, run_dir,
     first_convs.clear()
     plain = run_recbole_outfit("NPair", "synthetic630", config_dict={**config, "backbone_weights": None})
     assert plain["config"]["backbone_weights_file"] is None and not torch.equal(first_convs["NPair"], pretrained)
+
+
+def test_classifier_head_pretrains_fc6_fc7_for_the_large_teacher_only(workspace, run_dir, counted_pretraining):
+    def pretraining(**keys):
+        return Config("Teacher", "synthetic32", config_dict=tiny_config(
+            workspace, run_dir, backbone_weights="synthetic", **TINY_PRETRAINING, **keys))
+
+    stage = stages.STAGES["backbone"]
+    gap_settings = BackboneStage.settings(stage.stage_config(pretraining()))
+    assert "head" not in gap_settings  # the default keeps the name of features pretrained before the option
+    path = stage.build(pretraining(pretrain_head="classifier"), train=None)
+    assert len(counted_pretraining) == 1 and os.path.basename(path) != os.path.basename(
+        stage.build(pretraining(), train=None))  # its own artifact (the gap one is a second pretraining)
+    state = read_backbone_weights(path)
+    assert state["classifier.1.weight"].shape == (4096, 256 * 6 * 6)  # fc6, torchvision's name and shape
+    assert state["classifier.4.weight"].shape == (4096, 4096)  # fc7
+    assert {name.split(".")[0] for name in state} == {"features", "classifier"}  # not the attribute layer
+
+    # the large teacher starts from fc6 / fc7 as from ImageNet's file; a student takes the convolutions only
+    large = build_backbone("large", 16, state)
+    assert torch.equal(large.head[0].linear.weight, state["classifier.1.weight"])
+    assert torch.equal(large.head[3].weight, state["classifier.4.weight"])
+    assert torch.equal(large.features[0].weight, state["features.0.weight"])
+    student = build_backbone("XS", 16)
+    assert all(name.startswith("features.") for name in load_alexnet_weights(student, state))
+
+    with pytest.raises(ConfigError, match="pretrain_head must be one of gap, classifier"):
+        pretraining(pretrain_head="fc")
 
 
 def test_a_missing_weights_file_is_refused_before_any_work(workspace, run_dir, caplog, monkeypatch, capsys):

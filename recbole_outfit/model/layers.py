@@ -210,6 +210,20 @@ def load_alexnet_weights(encoder, state):
     return sorted(usable)
 
 
+def torchvision_alexnet_state(encoder):
+    """``encoder``'s tensors under torchvision's AlexNet names, the reverse of :func:`load_alexnet_weights`'s
+    renaming: the convolutional layers always, fc6 / fc7 (``classifier.1`` / ``classifier.4``) when the encoder
+    has AlexNet's classifier; the last layer (to ``dim``) is the encoder's own and is left out."""
+    state = {}
+    for name, tensor in encoder.state_dict().items():
+        if name.startswith("features."):
+            state[name] = tensor
+        for theirs, ours in _TORCHVISION_NAMES.items():
+            if name.startswith(ours):
+                state[theirs + name[len(ours):]] = tensor
+    return {name: tensor.detach().cpu().clone() for name, tensor in state.items()}
+
+
 def build_backbone(size, dim, state=None, dropout=0.5, extra_fc=False, channels_last=False):
     """Item encoder f of the given ``size`` (large, M, S, XS) mapping images to ``dim`` features.
 

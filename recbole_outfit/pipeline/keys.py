@@ -23,7 +23,7 @@ SHARED_KEYS = (
     "fast_loader", "dataset_cache", "enable_amp", "enable_scaler",
     # where the item encoders start (teacher and students alike, as in the paper) and the pretraining's settings
     "backbone_weights", "backbone_weights_file", "pretrain_garments", "pretrain_epochs", "pretrain_learning_rate",
-    "pretrain_batch_size", "pretrain_seed",
+    "pretrain_batch_size", "pretrain_seed", "pretrain_head",
 )
 # keys that change what a run reports (which test sets, the cold-start evaluation) but not what it learns
 RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")

@@ -7,8 +7,9 @@ load anything themselves.
 
 0. **backbone** (``backbone_weights`` set, every outfit model): the AlexNet weights the item encoder starts from,
    as the paper's teacher and students start from ImageNet (section 4.1.4). ``imagenet``: torchvision's file;
-   a path: that file; ``synthetic``: our stand-in for ImageNet, AlexNet's convolutional features pretrained to
-   name the attributes of a pool of synthetic garments that belong to no dataset, kept as
+   a path: that file; ``synthetic``: our stand-in for ImageNet, AlexNet's convolutional features (and fc6 / fc7
+   with ``pretrain_head: classifier``) pretrained to name the attributes of a pool of synthetic garments that
+   belong to no dataset, kept as
    ``<checkpoint_dir>/stages/pretrain/AlexNet-features-<fingerprint>.pth`` (one set for every dataset, backbone
    size, run and seed with the same image size and pretraining settings). Handed to the model as a state dict;
    ``backbone_weights_file`` (set here, inherited by the teacher stage) names the file.
@@ -134,10 +135,13 @@ class BackboneStage(Stage):
         """What the pretrained features depend on (their artifact's fingerprint): the pool, the images' size,
         the training. Not the backbone size: every size has the same convolutional layers."""
         c = pretrain_config
-        return {"version": PRETRAIN_VERSION, "generator_version": GENERATOR_VERSION,
-                "garments": c["pretrain_garments"], "seed": c["pretrain_seed"], "epochs": c["pretrain_epochs"],
-                "learning_rate": c["pretrain_learning_rate"], "batch_size": c["pretrain_batch_size"],
-                "render_px": c["synthetic_image_px"] or c["image_size"], "image_size": c["image_size"]}
+        settings = {"version": PRETRAIN_VERSION, "generator_version": GENERATOR_VERSION,
+                    "garments": c["pretrain_garments"], "seed": c["pretrain_seed"], "epochs": c["pretrain_epochs"],
+                    "learning_rate": c["pretrain_learning_rate"], "batch_size": c["pretrain_batch_size"],
+                    "render_px": c["synthetic_image_px"] or c["image_size"], "image_size": c["image_size"]}
+        if c["pretrain_head"] != "gap":  # added later: the features pretrained before it keep their name
+            settings["head"] = c["pretrain_head"]
+        return settings
 
     def pretrain(self, pretrain_config):
         """Path of the pretrained features for ``pretrain_config``, reused when cached, else trained."""
@@ -146,7 +150,9 @@ class BackboneStage(Stage):
         path = os.path.join(folder, f"AlexNet-features-{settings_fingerprint(settings)}.pth")
         if self.cached(path):
             return path
-        self.log(f"pretraining AlexNet's convolutional features to name category, colour, pattern and shape of "
+        head = settings.get("head", "gap")
+        layers = "convolutional features and fc6 / fc7" if head == "classifier" else "convolutional features"
+        self.log(f"pretraining AlexNet's {layers} to name category, colour, pattern and shape of "
                  f"{settings['garments']} synthetic garments that belong to no dataset ({settings['image_size']} px, "
                  f"{settings['epochs']} epochs)")
         started = time.time()
@@ -154,12 +160,12 @@ class BackboneStage(Stage):
                          show_progress=pretrain_config["show_progress"])
         init_seed(settings["seed"], pretrain_config["reproducibility"])
         device = pretrain_config["device"]
-        model = AttributeClassifier(ATTRIBUTES).to(device)
+        model = AttributeClassifier(ATTRIBUTES, head).to(device)
         history = pretrain_features(model, pool, settings["epochs"], settings["learning_rate"],
                                     settings["batch_size"], device, show_progress=pretrain_config["show_progress"])
         os.makedirs(folder, exist_ok=True)
         with atomic_write(path, "wb") as f:
-            torch.save(model.features_state(), f)
+            torch.save(model.backbone_state(), f)
         accuracy = history["epochs"][-1]["accuracy"]
         write_json_atomic(path[:-4] + ".json", {"settings": settings, **history, "final_accuracy": accuracy,
                                                 "seconds": round(time.time() - started, 1)})
