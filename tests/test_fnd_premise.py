@@ -8,7 +8,8 @@ import pytest
 from recbole_outfit.benchmarks import fnd_premise
 
 
-def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epochs=3, stopping_step=10):
+def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epochs=3, stopping_step=10,
+             teacher_checkpoint=None):
     (atomic / dataset).mkdir(parents=True, exist_ok=True)
     manifest = {"synthetic": {"false_negative_rate": fnr, "false_negative_rate_train": fnr - 0.01,
                               "oracle_test_auc_random": 0.9}}
@@ -16,7 +17,8 @@ def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epoch
     config = {"model": model, "dataset": dataset, "data_path": str(atomic / dataset), "seed": seed, "epochs": epochs,
               "stopping_step": stopping_step,
               "distill": model != "NPair", "teacher": teacher, "fnd_scale": "normalized", "fnd_alpha": 1.0,
-              "teacher_config": {"epochs": 3}, "synthetic_style_breadth": 0.5}
+              "teacher_config": {"epochs": 3}, "synthetic_style_breadth": 0.5,
+              "teacher_checkpoint": teacher_checkpoint}
     result = {"config": config, "test_result": {"user_auc": auc, "user_ndcg": auc - 0.2},
               "best_valid_result": {"user_auc": auc}, "timing": {"epochs": min(epochs, 3 + stopping_step)}}
     path = folder / dataset / f"{model}-{teacher}-{seed}-{epochs}.json"
@@ -67,3 +69,29 @@ def test_budgets_get_their_own_tables(tmp_path):
     assert "60.00 (1)" in thirty and "70.00 (1)" in thirty and "80.00" not in thirty
     assert "Epochs trained" in thirty and "NPair on low: 8" in thirty  # 3 + stopping_step in the fake timing
     assert fnd_premise.budget_label({"epochs": 10, "stopping_step": 10}) == "10 epochs"
+
+
+def test_a_trained_teachers_own_auc_joins_its_students_level(tmp_path):
+    """The teacher stage's results beside its checkpoint give the teacher-vs-student gap: one Teacher row per
+    level and budget however many students distil from it, and each student's teacher_user_auc."""
+    runs, atomic, stages = tmp_path / "runs", tmp_path / "atomic", tmp_path / "stages"
+    stages.mkdir()
+    teacher = {"config": {"seed": 2020, "epochs": 10}, "test_result": {"user_auc": 0.78, "user_ndcg": 0.6},
+               "best_valid_result": {"user_auc": 0.77}, "timing": {"epochs": 9}}
+    (stages / "Teacher-abc.json").write_text(json.dumps(teacher))
+    for seed, auc in ((2020, 0.80), (2021, 0.84)):
+        fake_run(runs, atomic, "low", 0.02, "FND", seed, auc, teacher="trained",
+                 teacher_checkpoint=str(stages / "Teacher-abc.pth"))
+    fake_run(runs, atomic, "low", 0.02, "FND", 2020, 0.9, teacher="oracle",
+             teacher_checkpoint=str(stages / "Teacher-abc.pth"))  # an oracle run names no trained teacher
+    out = str(tmp_path / "premise")
+    assert fnd_premise.main(["--runs", str(runs), "--out", out, "--no_plot"]) == 0
+    rows = list(csv.DictReader(open(out + ".csv")))
+    teachers = [r for r in rows if r["model"] == "Teacher (trained)"]
+    assert len(teachers) == 1 and float(teachers[0]["user_auc"]) == 0.78 and teachers[0]["epochs"] == "9"
+    students = [r for r in rows if r["model"] == "FND (trained, normalized, alpha 1)"]
+    assert [float(r["teacher_user_auc"]) for r in students] == [0.78, 0.78]
+    assert {r["teacher_epochs"] for r in students} == {"9"}
+    oracle = next(r for r in rows if r["teacher"] == "oracle")
+    assert oracle["teacher_user_auc"] == "" and oracle["teacher_epochs"] == ""
+    assert "78.00 (1)" in open(out + ".md").read()

@@ -15,7 +15,9 @@ false-negative rate of the random test and training negatives, ``synthetic`` not
   seeds), and the oracle's AUC (the ceiling) for reference (needs matplotlib: ``pip install -e ".[plot]"``).
 
 A row's model label names what distinguishes it: ``FND (oracle)`` / ``FND (trained)`` for
-``teacher: oracle`` / a trained teacher, with ``fnd_scale`` and alpha. Runs are grouped by their training
+``teacher: oracle`` / a trained teacher, with ``fnd_scale`` and alpha. A trained teacher's own test AUC (from
+the results the teacher stage keeps beside its checkpoint) is the student row's ``teacher_user_auc`` and a
+``Teacher (trained)`` row of its own, so each table shows the teacher-vs-student gap. Runs are grouped by their training
 budget too (``10 epochs``, or ``<= 30 epochs, early stopping after 5`` when ``stopping_step`` can end a run
 sooner): each budget gets its own table and plot panel, so runs trained for different lengths never share a
 mean.
@@ -37,8 +39,8 @@ from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.report import format_table
 
 COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
-           "model", "budget", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "user_auc", "user_ndcg",
-           "valid_user_auc", "results_json")
+           "model", "budget", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "teacher_user_auc",
+           "user_auc", "user_ndcg", "valid_user_auc", "results_json")
 
 
 def model_label(config):
@@ -68,9 +70,33 @@ def _manifest(config):
         return json.load(f)
 
 
+def _teacher_result(config):
+    """The results JSON the teacher stage kept beside the checkpoint a student with ``config`` distilled from
+    (its own test AUC, settings and epochs), with its path; (None, None) when there is none (an oracle)."""
+    checkpoint = config.get("teacher_checkpoint")
+    path = checkpoint[:-4] + ".json" if checkpoint and checkpoint.endswith(".pth") else None
+    if config.get("teacher") == "oracle" or not path or not os.path.isfile(path):
+        return None, None
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f), path
+
+
+def _teacher_row(student_row, teacher, path):
+    """The row of the trained teacher a student distilled from, under the student's level and budget (so
+    the teacher-vs-student gap reads off one table)."""
+    config = teacher["config"]
+    return {**student_row, "model": "Teacher (trained)", "seed": config["seed"],
+            "epochs": teacher.get("timing", {}).get("epochs", config["epochs"]), "teacher": "", "fnd_scale": "",
+            "fnd_alpha": "", "teacher_epochs": "", "teacher_user_auc": "",
+            "user_auc": teacher["test_result"]["user_auc"], "user_ndcg": teacher["test_result"]["user_ndcg"],
+            "valid_user_auc": (teacher.get("best_valid_result") or {}).get("user_auc"),
+            "results_json": os.path.relpath(path)}
+
+
 def read_runs(folder):
-    """Rows (dicts with :data:`COLUMNS`) of every results JSON under ``folder``, sorted by level and model."""
-    rows = []
+    """Rows (dicts with :data:`COLUMNS`) of every results JSON under ``folder``, sorted by level and model; a
+    student that distilled from a trained teacher brings the teacher's own row (once per level and budget)."""
+    rows, teachers = [], set()
     for path in sorted(glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)):
         with open(path, "r", encoding="utf-8") as f:
             result = json.load(f)
@@ -79,7 +105,8 @@ def read_runs(folder):
         config = result["config"]
         notes = _manifest(config).get("synthetic") or {}
         distils = bool(config.get("distill")) and config["model"] not in ("NPair", "Teacher")
-        rows.append({
+        teacher, teacher_path = _teacher_result(config) if distils else (None, None)
+        row = {
             "dataset": config["dataset"],
             "style_breadth": config.get("synthetic_style_breadth") or 0.0,
             "false_negative_rate": notes.get("false_negative_rate"),
@@ -92,13 +119,19 @@ def read_runs(folder):
             "teacher": (config.get("teacher") or "trained") if distils else "",
             "fnd_scale": (config.get("fnd_scale") or "paper") if distils else "",
             "fnd_alpha": config["fnd_alpha"] if distils else "",
-            "teacher_epochs": ((config.get("teacher_config") or {}).get("epochs", "")
+            "teacher_epochs": (teacher.get("timing", {}).get("epochs", teacher["config"]["epochs"]) if teacher
+                               else (config.get("teacher_config") or {}).get("epochs", "")
                                if distils and config.get("teacher") != "oracle" else ""),
+            "teacher_user_auc": teacher["test_result"]["user_auc"] if teacher else "",
             "user_auc": result["test_result"]["user_auc"],
             "user_ndcg": result["test_result"]["user_ndcg"],
             "valid_user_auc": (result.get("best_valid_result") or {}).get("user_auc"),
             "results_json": os.path.relpath(path),
-        })
+        }
+        rows.append(row)
+        if teacher and (row["budget"], os.path.realpath(teacher_path)) not in teachers:
+            teachers.add((row["budget"], os.path.realpath(teacher_path)))
+            rows.append(_teacher_row(row, teacher, teacher_path))
     rows.sort(key=lambda r: (r["budget"], r["false_negative_rate"] or 0, r["model"], r["seed"]))
     return rows
 
