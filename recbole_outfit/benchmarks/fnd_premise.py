@@ -271,8 +271,11 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     write_csv(rows, args.out + ".csv")
     command = "python -m recbole_outfit.benchmarks.fnd_premise " + " ".join(sys.argv[1:] if argv is None else argv)
+    notes = None
+    if args.notes:
+        with open(args.notes, "r", encoding="utf-8") as f:
+            notes = f.read()
     with atomic_write(args.out + ".md", "w", encoding="utf-8") as f:
-        notes = open(args.notes, "r", encoding="utf-8").read() if args.notes else None
         f.write(markdown(rows, summary, command.strip(), notes))
     if not args.no_plot:
         plot(summary, args.out + ".png")
