@@ -53,6 +53,8 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
 def test_no_runs_exits_2(tmp_path, capsys):
     assert fnd_premise.main(["--runs", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "no finished runs" in capsys.readouterr().err
+    assert fnd_premise.main(["--runs", str(tmp_path), "--notes", str(tmp_path / "missing.md")]) == 2
+    assert "notes file" in capsys.readouterr().err
 
 
 def test_budgets_get_their_own_tables(tmp_path):

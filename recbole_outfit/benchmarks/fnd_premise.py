@@ -262,6 +262,9 @@ def main(argv=None):
     parser.add_argument("--no_plot", action="store_true", help="skip the PNG (no matplotlib)")
     parser.add_argument("--notes", default=None, help="markdown file appended as the report's Notes (how the runs were made)")
     args = parser.parse_args(argv)
+    if args.notes and not os.path.isfile(args.notes):
+        raise ConfigError(f"notes file {args.notes} does not exist", where="--notes",
+                          fix="give a markdown file on how the runs were made, or leave --notes out")
     rows = read_runs(args.runs)
     if not rows:
         raise ConfigError(f"no finished runs (results JSON files) under {args.runs}", where="--runs",
