@@ -81,16 +81,30 @@ def _teacher_result(config):
         return json.load(f), path
 
 
+def _epochs_trained(result):
+    """The epochs a run trained (early stopping may end it before its ``epochs``)."""
+    return result.get("timing", {}).get("epochs", result["config"]["epochs"])
+
+
 def _teacher_row(student_row, teacher, path):
     """The row of the trained teacher a student distilled from, under the student's level and budget (so
     the teacher-vs-student gap reads off one table)."""
-    config = teacher["config"]
-    return {**student_row, "model": "Teacher (trained)", "seed": config["seed"],
-            "epochs": teacher.get("timing", {}).get("epochs", config["epochs"]), "teacher": "", "fnd_scale": "",
+    return {**student_row, "model": "Teacher (trained)", "seed": teacher["config"]["seed"],
+            "epochs": _epochs_trained(teacher), "teacher": "", "fnd_scale": "",
             "fnd_alpha": "", "teacher_epochs": "", "teacher_user_auc": "",
             "user_auc": teacher["test_result"]["user_auc"], "user_ndcg": teacher["test_result"]["user_ndcg"],
             "valid_user_auc": (teacher.get("best_valid_result") or {}).get("user_auc"),
             "results_json": os.path.relpath(path)}
+
+
+def _teacher_epochs(config, teacher):
+    """Epochs the trained teacher of a distilling run trained: from its own results when kept, else the
+    ``teacher_config`` setting; empty for the oracle."""
+    if teacher:
+        return _epochs_trained(teacher)
+    if config.get("teacher") == "oracle":
+        return ""
+    return (config.get("teacher_config") or {}).get("epochs", "")
 
 
 def read_runs(folder):
@@ -115,13 +129,11 @@ def read_runs(folder):
             "model": model_label(config),
             "budget": budget_label(config),
             "seed": config["seed"],
-            "epochs": result.get("timing", {}).get("epochs", config["epochs"]),
+            "epochs": _epochs_trained(result),
             "teacher": (config.get("teacher") or "trained") if distils else "",
             "fnd_scale": (config.get("fnd_scale") or "paper") if distils else "",
             "fnd_alpha": config["fnd_alpha"] if distils else "",
-            "teacher_epochs": (teacher.get("timing", {}).get("epochs", teacher["config"]["epochs"]) if teacher
-                               else (config.get("teacher_config") or {}).get("epochs", "")
-                               if distils and config.get("teacher") != "oracle" else ""),
+            "teacher_epochs": _teacher_epochs(config, teacher) if distils else "",
             "teacher_user_auc": teacher["test_result"]["user_auc"] if teacher else "",
             "user_auc": result["test_result"]["user_auc"],
             "user_ndcg": result["test_result"]["user_ndcg"],
@@ -129,8 +141,9 @@ def read_runs(folder):
             "results_json": os.path.relpath(path),
         }
         rows.append(row)
-        if teacher and (row["budget"], os.path.realpath(teacher_path)) not in teachers:
-            teachers.add((row["budget"], os.path.realpath(teacher_path)))
+        teacher_key = teacher and (row["budget"], os.path.realpath(teacher_path))
+        if teacher and teacher_key not in teachers:
+            teachers.add(teacher_key)
             rows.append(_teacher_row(row, teacher, teacher_path))
     rows.sort(key=lambda r: (r["budget"], r["false_negative_rate"] or 0, r["model"], r["seed"]))
     return rows

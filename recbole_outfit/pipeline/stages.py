@@ -150,7 +150,7 @@ class BackboneStage(Stage):
         path = os.path.join(folder, f"AlexNet-features-{settings_fingerprint(settings)}.pth")
         if self.cached(path):
             return path
-        head = settings.get("head", "gap")
+        head = pretrain_config["pretrain_head"]
         layers = "convolutional features and fc6 / fc7" if head == "classifier" else "convolutional features"
         self.log(f"pretraining AlexNet's {layers} to name category, colour, pattern and shape of "
                  f"{settings['garments']} synthetic garments that belong to no dataset ({settings['image_size']} px, "
