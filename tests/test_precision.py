@@ -87,7 +87,10 @@ def test_losses_compute_in_float32_inside_autocast():
     assert torch.equal(inside[0], nt_xent(z1, z2, 0.1)) and torch.equal(inside[1], npair_loss(pos, neg, 0.1))
 
 
-def test_amp_on_cpu_is_ignored_with_one_log_line_and_the_run_works(workspace, run_dir, caplog):
+def test_amp_on_cpu_is_ignored_with_one_log_line_and_the_run_works(workspace, run_dir, caplog, monkeypatch):
+    # a CPU machine, also where CUDA is there (benchmarks/gpu.sh runs this file on a GPU; RecBole 1.2.1 picks
+    # cuda whenever it is available, whatever use_gpu says)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = Config("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, enable_amp=True))
     dataset = create_dataset(config)
     model = get_model("NPair")(config, dataset)
