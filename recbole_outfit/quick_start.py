@@ -20,7 +20,8 @@ from recbole_outfit.pipeline import build_model, prepare_stages, train_and_test
 from recbole_outfit.utils import create_dataset, data_preparation
 
 
-def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True):
+def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True,
+                       command_line=True):
     """Train and test ``model`` on ``dataset``; return the results dict (also written as JSON).
 
     Args:
@@ -29,8 +30,11 @@ def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_d
         config_file_list (list of str): extra yaml files.
         config_dict (dict): extra settings (below ``--key=value`` in precedence, as in RecBole).
         saved (bool): keep the best checkpoint and test it (RecBole's meaning).
+        command_line (bool): read ``--key=value`` settings from ``sys.argv`` (RecBole's behaviour); False for a
+            program with flags of its own that calls this (a benchmark), so that its flags are not taken as settings.
     """
-    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict,
+                    command_line=command_line)
     init_seed(config["seed"], config["reproducibility"])
     init_run_logger(config)
     getLogger().info(config)

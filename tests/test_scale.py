@@ -61,3 +61,12 @@ def test_only_without_an_earlier_report_is_refused(workspace, run_dir, capsys):
     error = capsys.readouterr().err
     assert "--only keeps the other tables from" in error and "run the whole benchmark once first" in error
     assert "Traceback" not in error
+
+
+def test_amp_runs_do_not_take_the_benchmarks_own_flags_as_settings(workspace, run_dir, monkeypatch):
+    """The AMP-vs-float32 runs train through the main pipeline, whose Config reads --key=value from sys.argv
+    (RecBole's way): the benchmark's own flags (--rounds, --steps) must not reach it as unknown settings."""
+    monkeypatch.setattr("sys.argv", ["scale", "--dataset=synthetic53", "--rounds=2", "--steps=4", "--amp_epochs=1"])
+    results = scale.amp_metrics("NPair", "synthetic53", tiny_config(workspace, run_dir), epochs=1)
+    assert set(results) == {"float32", "AMP"}
+    assert all(0.0 <= r["test_result"]["user_auc"] <= 1.0 and r["timing"]["epochs"] == 1 for r in results.values())
