@@ -149,3 +149,13 @@ def test_each_run_of_a_process_logs_into_its_own_file(workspace, run_dir):
         assert len(files) == 1
         text = open(run_dir / "log" / model / files[0]).read()
         assert f"message of the {model} run" in text and f"message of the {other} run" not in text
+
+
+def test_results_json_names_of_runs_ending_in_the_same_second_differ():
+    """Runs side by side (one GPU, several processes) can end in the same second: their results JSON must not
+    overwrite each other (the name carries a random part, as the checkpoint's does)."""
+    from recbole_outfit.pipeline.run import results_name
+
+    names = [results_name({"model": "NPair", "dataset": "synthetic630"}) for _ in range(20)]
+    assert len(set(names)) == 20
+    assert all(n.startswith("NPair-synthetic630-") and n.endswith(".json") for n in names)

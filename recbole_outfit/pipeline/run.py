@@ -10,6 +10,7 @@
 import os
 import tempfile
 import time
+import uuid
 from logging import getLogger
 
 from recbole.utils import get_local_time, init_seed, set_color
@@ -153,6 +154,12 @@ def cold_start(config, model):
             "user_auc": evaluator.evaluate(model, cold_users)}
 
 
+def results_name(config):
+    """The results JSON's file name, ``<model>-<dataset>-<time>-<random>.json``: the random part (as in the
+    checkpoint's name) keeps runs that end in the same second apart, e.g. side by side on one machine."""
+    return f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.json"
+
+
 def report(config, trainer, test_results, best_valid_score, best_valid_result, checkpoint, timing):
     """Cold start (if asked), the results table in the log, and the results JSON; returns the results dict."""
     logger = getLogger()
@@ -184,8 +191,7 @@ def report(config, trainer, test_results, best_valid_score, best_valid_result, c
                        f"id, and every outfit of a cold dataset is new (cold start needs a visual outfit model)")
     if config["local_rank"]:  # distributed run: the first process reports
         return result
-    path = config["results_json"] or os.path.join(
-        config["checkpoint_dir"], "results", f"{config['model']}-{config['dataset']}-{get_local_time()}.json")
+    path = config["results_json"] or os.path.join(config["checkpoint_dir"], "results", results_name(config))
     result["results_json"] = write_json_atomic(path, result)
     logger.info(f"Results written to {path}")
     return result
