@@ -9,7 +9,7 @@ from recbole_outfit.benchmarks import fnd_premise
 
 
 def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epochs=3, stopping_step=10,
-             teacher_checkpoint=None):
+             teacher_checkpoint=None, device="cpu"):
     (atomic / dataset).mkdir(parents=True, exist_ok=True)
     manifest = {"synthetic": {"false_negative_rate": fnr, "false_negative_rate_train": fnr - 0.01,
                               "oracle_test_auc_random": 0.9}}
@@ -18,7 +18,7 @@ def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epoch
               "stopping_step": stopping_step,
               "distill": model != "NPair", "teacher": teacher, "fnd_scale": "normalized", "fnd_alpha": 1.0,
               "teacher_config": {"epochs": 3}, "synthetic_style_breadth": 0.5,
-              "teacher_checkpoint": teacher_checkpoint}
+              "teacher_checkpoint": teacher_checkpoint, "device": device}
     result = {"config": config, "test_result": {"user_auc": auc, "user_ndcg": auc - 0.2},
               "best_valid_result": {"user_auc": auc}, "timing": {"epochs": min(epochs, 3 + stopping_step)}}
     path = folder / dataset / f"{model}-{teacher}-{seed}-{epochs}.json"
@@ -32,7 +32,7 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
         fake_run(runs, atomic, "low", 0.02, "NPair", seed, a)
         fake_run(runs, atomic, "low", 0.02, "FND", seed, b, teacher="oracle")
     fake_run(runs, atomic, "high", 0.30, "NPair", 0, 0.70)
-    fake_run(runs, atomic, "high", 0.30, "FND", 0, 0.75)
+    fake_run(runs, atomic, "high", 0.30, "FND", 0, 0.75, device="cuda")
     (runs / "not-a-run.json").write_text("{}")
     out = str(tmp_path / "results" / "premise")
     (tmp_path / "notes.md").write_text("Three epochs per run.")
@@ -42,6 +42,7 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
     assert {r["model"] for r in rows} == {"NPair", "FND (oracle, normalized, alpha 1)",
                                           "FND (trained, normalized, alpha 1)"}
     assert {float(r["false_negative_rate"]) for r in rows} == {0.02, 0.30}
+    assert [r["device"] for r in rows].count("cuda") == 1 and [r["device"] for r in rows].count("cpu") == 5
     text = open(out + ".md").read()
     assert "82.00 ± 2.00 (2)" in text and "84.00 ± 2.00 (2)" in text and "70.00 (1)" in text
     assert "## Notes\n\nThree epochs per run." in text
@@ -78,7 +79,7 @@ def test_a_trained_teachers_own_auc_joins_its_students_level(tmp_path):
     level and budget however many students distil from it, and each student's teacher_user_auc."""
     runs, atomic, stages = tmp_path / "runs", tmp_path / "atomic", tmp_path / "stages"
     stages.mkdir()
-    teacher = {"config": {"seed": 2020, "epochs": 10}, "test_result": {"user_auc": 0.78, "user_ndcg": 0.6},
+    teacher = {"config": {"seed": 2020, "epochs": 10, "device": "cuda"}, "test_result": {"user_auc": 0.78, "user_ndcg": 0.6},
                "best_valid_result": {"user_auc": 0.77}, "timing": {"epochs": 9}}
     (stages / "Teacher-abc.json").write_text(json.dumps(teacher))
     for seed, auc in ((2020, 0.80), (2021, 0.84)):
@@ -91,6 +92,7 @@ def test_a_trained_teachers_own_auc_joins_its_students_level(tmp_path):
     rows = list(csv.DictReader(open(out + ".csv")))
     teachers = [r for r in rows if r["model"] == "Teacher (trained)"]
     assert len(teachers) == 1 and float(teachers[0]["user_auc"]) == 0.78 and teachers[0]["epochs"] == "9"
+    assert teachers[0]["device"] == "cuda"  # where the teacher trained, not its students
     students = [r for r in rows if r["model"] == "FND (trained, normalized, alpha 1)"]
     assert [float(r["teacher_user_auc"]) for r in students] == [0.78, 0.78]
     assert {r["teacher_epochs"] for r in students} == {"9"}

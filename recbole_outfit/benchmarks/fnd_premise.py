@@ -40,7 +40,7 @@ from recbole_outfit.report import format_table
 
 COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
            "model", "budget", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "teacher_user_auc",
-           "user_auc", "user_ndcg", "valid_user_auc", "results_json")
+           "user_auc", "user_ndcg", "valid_user_auc", "device", "results_json")
 
 
 def model_label(config):
@@ -86,6 +86,11 @@ def _epochs_trained(result):
     return result.get("timing", {}).get("epochs", result["config"]["epochs"])
 
 
+def _device(result):
+    """Where a run trained: ``cpu`` or ``cuda`` (RecBole's device setting, kept in the results JSON)."""
+    return str(result["config"].get("device") or "")
+
+
 def _teacher_row(student_row, teacher, path):
     """The row of the trained teacher a student distilled from, under the student's level and budget (so
     the teacher-vs-student gap reads off one table)."""
@@ -94,7 +99,7 @@ def _teacher_row(student_row, teacher, path):
             "fnd_alpha": "", "teacher_epochs": "", "teacher_user_auc": "",
             "user_auc": teacher["test_result"]["user_auc"], "user_ndcg": teacher["test_result"]["user_ndcg"],
             "valid_user_auc": (teacher.get("best_valid_result") or {}).get("user_auc"),
-            "results_json": os.path.relpath(path)}
+            "device": _device(teacher), "results_json": os.path.relpath(path)}
 
 
 def _teacher_epochs(config, teacher):
@@ -138,6 +143,7 @@ def read_runs(folder):
             "user_auc": result["test_result"]["user_auc"],
             "user_ndcg": result["test_result"]["user_ndcg"],
             "valid_user_auc": (result.get("best_valid_result") or {}).get("user_auc"),
+            "device": _device(result),
             "results_json": os.path.relpath(path),
         }
         rows.append(row)
