@@ -8,7 +8,7 @@ a malformed file) prints one paragraph and exits with status 2.
 import argparse
 import sys
 
-from recbole_outfit.benchmarks.compare import compare, parse_model_spec
+from recbole_outfit.benchmarks.compare import compare, parse_model_spec, split_model_specs
 from recbole_outfit.errors import exits_2_on_user_error
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
 
@@ -38,7 +38,7 @@ def build_parser():
 def main(argv=None):
     args, _ = build_parser().parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
-    models = [m for m in args.model.split(",") if m]
+    models = split_model_specs(args.model)
     if len(models) > 1 or args.seeds > 1:
         command = "python run_recbole_outfit.py " + " ".join(sys.argv[1:] if argv is None else argv)
         compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)

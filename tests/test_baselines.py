@@ -46,6 +46,16 @@ def test_fhn_pairwise_codes():
         assert torch.allclose(out[m, 6], torch.stack(pairs).mean() / 6, atol=1e-5)
 
 
+def test_a_model_list_keeps_commas_inside_a_settings_value():
+    from recbole_outfit.benchmarks.compare import split_model_specs
+
+    text = "NPair,FND:teacher=trained;teacher_config={'seed': 2020, 'epochs': 30},LPAE:lpae_variant=g,"
+    assert split_model_specs(text) == ["NPair", "FND:teacher=trained;teacher_config={'seed': 2020, 'epochs': 30}",
+                                       "LPAE:lpae_variant=g"]
+    assert split_model_specs("FNDCL") == ["FNDCL"]
+    assert split_model_specs("A:x=[1, 2],B:y=(3, 4)") == ["A:x=[1, 2]", "B:y=(3, 4)"]
+
+
 def test_model_specs_and_extra_tables(workspace, run_dir):
     from recbole_outfit.benchmarks.compare import parse_model_spec
 
