@@ -8,6 +8,8 @@ import glob
 import os
 import re
 
+import yaml
+
 import recbole
 
 from recbole_outfit.errors import ConfigError
@@ -27,6 +29,15 @@ def properties_dir():
 def known_datasets():
     folder = os.path.join(properties_dir(), "dataset")
     return sorted(name[:-5] for name in os.listdir(folder) if name.endswith(".yaml"))
+
+
+def dataset_settings(dataset):
+    """The settings ``properties/dataset/<dataset>.yaml`` gives (empty for a dataset without a yaml)."""
+    path = os.path.join(properties_dir(), "dataset", f"{dataset}.yaml")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, "r", encoding="utf-8") as f:
+        return yaml.safe_load(f) or {}
 
 
 _TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple),

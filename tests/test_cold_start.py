@@ -91,3 +91,33 @@ def test_draws_are_reproducible_under_a_seed(workspace, run_dir):
         for user, rows in draw.items():
             assert len(rows) == k and len(set(rows)) == k
             assert (cold.known_users[rows] == user).all()  # the user's own positives
+
+
+def test_the_cold_dataset_takes_its_data_from_its_own_yaml_unless_the_run_overrode_it():
+    """A cold-start dataset in another raw root (synthetic53b60 beside synthetic630b60) reads its own yaml's
+    root and generator options; a --raw_path the run was given (a Polyvore-U root holding every folder) reaches it."""
+    from recbole_outfit.config import Config
+    from recbole_outfit.pipeline.keys import stage_config
+
+    def cold(warm, dataset, **overrides):
+        config = Config("NPair", warm, config_dict=overrides, command_line=False)
+        return stage_config("NPair", config, {}, dataset=dataset)
+
+    b60 = cold("synthetic630b60", "synthetic53b60")
+    assert (b60["raw_path"], b60["raw_folder"]) == ("dataset_raw/synthetic_b60_all", "tuples_53")
+    assert b60["synthetic_folders"] is None and b60["synthetic_style_breadth"] == 0.6  # all four folders, one world
+    assert cold("synthetic630", "synthetic53")["raw_path"] == "dataset_raw/synthetic"
+    assert cold("polyvore630", "polyvore53", raw_path="/data/polyvore-u")["raw_path"] == "/data/polyvore-u"
+
+
+def test_a_cold_dataset_that_cannot_be_read_stops_the_run_before_training(run_dir, monkeypatch):
+    from recbole_outfit.config import Config
+    from recbole_outfit.errors import ConfigError
+    from recbole_outfit.pipeline import run
+
+    monkeypatch.setattr(run, "create_dataset", lambda config: pytest.fail("the run went on to load and train"))
+    config = Config("NPair", "synthetic630", command_line=False,
+                    config_dict={"cold_dataset": "polyvore53", "checkpoint_dir": str(run_dir / "saved"),
+                                 "show_progress": False, "state": "WARNING"})
+    with pytest.raises(ConfigError, match="polyvore53"):
+        run.train_and_test(config)

@@ -12,6 +12,7 @@ import os
 
 from recbole_outfit.config import Config
 from recbole_outfit.data.convert import read_manifest
+from recbole_outfit.settings import dataset_settings
 
 # keys a stage inherits from the run that needs it (where the data is, how to run; not what to learn)
 SHARED_KEYS = (
@@ -25,6 +26,11 @@ SHARED_KEYS = (
     "backbone_weights", "backbone_weights_file", "pretrain_garments", "pretrain_epochs", "pretrain_learning_rate",
     "pretrain_batch_size", "pretrain_seed", "pretrain_head",
 )
+# the shared keys that define a dataset's data (its yaml sets them): another dataset's stage (the cold-start
+# users) takes them from its own yaml, unless the run overrode them (a --raw_path that holds every folder)
+DATASET_KEYS = ("raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
+                "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders",
+                "image_size")
 # keys that change what a run reports (which test sets, the cold-start evaluation) but not what it learns
 RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
 # keys that do not change what a stage learns (left out of its fingerprint)
@@ -52,8 +58,11 @@ def stage_config(model, config, overrides, dataset=None):
     """Config of a stage model for ``config``'s dataset (or ``dataset``): shared keys + the stage's overrides,
     no command line."""
     settings = {k: config[k] for k in SHARED_KEYS if k in config}
-    if dataset and dataset != config["dataset"]:
-        settings.pop("raw_folder", None)  # another dataset: its own yaml names its folder
+    if dataset and dataset != config["dataset"]:  # another dataset: its own yaml defines its data ...
+        own = dataset_settings(config["dataset"])
+        for key in DATASET_KEYS:  # ... except where the run overrode its dataset's yaml
+            if key == "raw_folder" or (key in own and settings.get(key) == own[key]):
+                settings.pop(key, None)
     settings["data_path"] = data_root(config)
     settings.update(overrides or {})
     return Config(model=model, dataset=dataset or config["dataset"], config_dict=settings, command_line=False)

@@ -16,6 +16,7 @@ from logging import getLogger
 from recbole.utils import get_local_time, init_seed, set_color
 
 from recbole_outfit.checkpoint import load_checkpoint
+from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
 from recbole_outfit.pipeline.keys import EVALUATION_KEYS, fingerprint, stage_config
@@ -53,6 +54,7 @@ def train_and_test(config, saved=True):
     logger = getLogger()
     check_outputs(config)
     check_stages(config)
+    prepare_cold_dataset(config)
     prepare_stages(config, train_and_test)
     dataset = create_dataset(config)
     logger.info(dataset)
@@ -142,6 +144,13 @@ def evaluate_checkpoint(config):
                                            show_progress=saved["show_progress"]) for name, loader in test_data.items()}
     timing = {"test_seconds": round(time.time() - started, 2)}
     return report(saved, trainer, test_results, None, None, path, timing)
+
+
+def prepare_cold_dataset(config):
+    """Convert (or generate) the cold-start users' dataset before anything trains, so that one that cannot be
+    read stops the run with its message at the start, not after training."""
+    if config["cold_dataset"] and is_outfit_model(config.model_class):
+        ensure_atomic_dataset(stage_config(config.model_class, config, {}, dataset=config["cold_dataset"]))
 
 
 def cold_start(config, model):
