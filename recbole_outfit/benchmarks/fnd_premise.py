@@ -147,8 +147,8 @@ def read_runs(folder):
             "results_json": os.path.relpath(path),
         }
         rows.append(row)
-        teacher_key = teacher and (row["budget"], os.path.realpath(teacher_path))
-        if teacher and teacher_key not in teachers:
+        teacher_key = (row["budget"], os.path.realpath(teacher_path)) if teacher else None
+        if teacher_key and teacher_key not in teachers:  # one teacher row per level and budget
             teachers.add(teacher_key)
             rows.append(_teacher_row(row, teacher, teacher_path))
     rows.sort(key=lambda r: (r["budget"], r["false_negative_rate"] or 0, r["model"], r["seed"]))
