@@ -8,7 +8,8 @@ a malformed file) prints one paragraph and exits with status 2.
 import argparse
 import sys
 
-from recbole_outfit.benchmarks.compare import compare, parse_model_spec, split_model_specs
+from recbole_outfit.benchmarks.compare import compare, keep_finished_run, parse_model_spec, split_model_specs
+from recbole_outfit.config import Config
 from recbole_outfit.errors import exits_2_on_user_error
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
 
@@ -47,8 +48,10 @@ def main(argv=None):
                         ip=args.ip, port=args.port, group_offset=args.group_offset)
     else:
         name, settings = parse_model_spec(models[0])  # FND:teacher=oracle works alone as in a comparison
-        run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
-                           config_dict=settings or None)
+        result = run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
+                                    config_dict=settings or None)
+        keep_finished_run(Config(name, args.dataset, config_file_list=config_files, config_dict=settings or None),
+                          result)  # a later comparison with these settings reuses it
     return 0
 
 

@@ -109,3 +109,28 @@ def test_comparison_resumes_from_finished_runs(workspace, run_dir, monkeypatch):
         with pytest.raises(AssertionError, match="trained again"):
             compare(["NPair"], "synthetic630", seeds=1, config_dict={**config, **change},
                     out_dir=str(run_dir / "results"))
+
+
+def test_a_single_run_is_kept_for_the_comparison(workspace, run_dir, monkeypatch):
+    """``--model=NPair`` alone keeps its result where a comparison looks, so the comparison trains nothing."""
+    import json
+    import sys
+
+    import recbole_outfit.quick_start as quick_start
+    from recbole_outfit.cli import main
+
+    config = tiny_config(workspace, run_dir)
+    monkeypatch.setattr(sys, "argv", ["run_recbole_outfit.py", "--model=NPair", "--dataset=synthetic630",
+                                      *[f"--{key}={value}" for key, value in config.items()]])
+    assert main() == 0
+    kept = os.listdir(run_dir / "saved" / "compare" / "synthetic630")
+    assert len(kept) == 1 and kept[0].startswith("NPair-seed2020-")
+    single = json.load(open(run_dir / "saved" / "compare" / "synthetic630" / kept[0]))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the single run was trained again")
+
+    monkeypatch.setattr(quick_start, "run_recbole_outfit", no_training)
+    monkeypatch.setattr(sys, "argv", ["pytest"])
+    summary = compare(["NPair"], "synthetic630", seeds=1, config_dict=config, out_dir=str(run_dir / "results"))
+    assert summary["NPair"]["user_auc"][0] == pytest.approx(single["test_result"]["user_auc"] * 100)

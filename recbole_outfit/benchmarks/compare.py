@@ -12,7 +12,8 @@ Each finished (model, seed) run is kept as ``<checkpoint_dir>/compare/<dataset>/
 (the fingerprint covers every setting that changes what the model learns, the dataset's conversion, and the
 evaluation settings: ``test_hard`` and the cold-start keys). A comparison reuses such a run instead of training
 it again, so an interrupted comparison resumes where it stopped, and a table over a subset of the models or
-seeds (``--seeds=1`` for a quick table, ``--seeds=3`` later) costs only the runs it lacks.
+seeds (``--seeds=1`` for a quick table, ``--seeds=3`` later) costs only the runs it lacks. A single run
+(``--model=NPair`` alone) keeps its result there as well, so a comparison reuses it.
 """
 
 import csv
@@ -76,6 +77,15 @@ def finished_run_path(config):
                         f"{config['model']}-seed{config['seed']}-{key}.json")
 
 
+def keep_finished_run(config, result):
+    """Keep ``result``, the results dict of the run ``config`` describes, where a comparison (or a search) looks
+    for it; returns the path. A single run (``--model=X``) keeps its result here too, so that a later comparison
+    with the same settings reuses it."""
+    path = finished_run_path(config)
+    write_json_atomic(path, result)
+    return path
+
+
 def run_model(spec, dataset, seed, config_file_list, config_dict):
     """The result of ``spec`` on ``dataset`` with ``seed``: a finished run's when there is one, else a new run."""
     model, own = parse_model_spec(spec)
@@ -83,12 +93,13 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
     if model == "Teacher" and not own:  # the stage teacher: already kept and reused by the teacher stage
         config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings)
         return teacher_row(config)
-    path = finished_run_path(Config(model, dataset, config_file_list=config_file_list, config_dict=settings))
+    config = Config(model, dataset, config_file_list=config_file_list, config_dict=settings)
+    path = finished_run_path(config)
     if os.path.isfile(path):
         getLogger().info(f"[compare] {spec}, seed {seed}: reusing the finished run {path}")
     else:
-        write_json_atomic(path, quick_start.run_recbole_outfit(model, dataset, config_file_list=config_file_list,
-                                                   config_dict=settings))
+        keep_finished_run(config, quick_start.run_recbole_outfit(model, dataset, config_file_list=config_file_list,
+                                                                 config_dict=settings))
     with open(path, "r", encoding="utf-8") as f:  # one form for new and reused runs (JSON keys are strings)
         return json.load(f)
 
