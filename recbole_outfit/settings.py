@@ -11,6 +11,7 @@ import re
 import yaml
 
 import recbole
+from recbole.config import Config as RecBoleConfig
 
 from recbole_outfit.errors import ConfigError
 
@@ -32,12 +33,14 @@ def known_datasets():
 
 
 def dataset_settings(dataset):
-    """The settings ``properties/dataset/<dataset>.yaml`` gives (empty for a dataset without a yaml)."""
+    """The settings ``properties/dataset/<dataset>.yaml`` gives (empty for a dataset without a yaml), read as
+    RecBole's ``Config`` reads them: with its yaml loader, which takes ``1e-3`` for a float where PyYAML's safe
+    loader keeps a string, so a value compares equal to the run's."""
     path = os.path.join(properties_dir(), "dataset", f"{dataset}.yaml")
     if not os.path.isfile(path):
         return {}
     with open(path, "r", encoding="utf-8") as f:
-        return yaml.safe_load(f) or {}
+        return yaml.load(f.read(), Loader=RecBoleConfig._build_yaml_loader(None)) or {}  # (self is unused)
 
 
 _TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple),

@@ -110,6 +110,18 @@ def test_the_cold_dataset_takes_its_data_from_its_own_yaml_unless_the_run_overro
     assert cold("polyvore630", "polyvore53", raw_path="/data/polyvore-u")["raw_path"] == "/data/polyvore-u"
 
 
+def test_a_dataset_yaml_reads_as_the_run_reads_it(tmp_path, monkeypatch):
+    """Scientific notation (``1e0``) is a float to RecBole's Config; the dataset's own settings agree, so an
+    unchanged value is not taken for a run override."""
+    from recbole_outfit import settings
+
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "sci.yaml").write_text("synthetic_scale: 1e0\nraw_path: dataset_raw/sci\n")
+    monkeypatch.setattr(settings, "properties_dir", lambda: str(tmp_path))
+    assert settings.dataset_settings("sci") == {"synthetic_scale": 1.0, "raw_path": "dataset_raw/sci"}
+    assert settings.dataset_settings("absent") == {}
+
+
 def test_a_cold_dataset_that_cannot_be_read_stops_the_run_before_training(run_dir, monkeypatch):
     from recbole_outfit.config import Config
     from recbole_outfit.errors import ConfigError
