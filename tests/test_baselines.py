@@ -74,6 +74,7 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
     assert set(summary) == {"Teacher", "NPair", "FND"} and summary["FND"]["runs"] == 2
     markdown = open(run_dir / "results" / "synthetic630.md").read()
     assert "| Teacher" in markdown and "**" in markdown and "## Dataset" in markdown
+    assert "](synthetic630.png)" in markdown and (run_dir / "results" / "synthetic630.png").is_file()
     # settings name each row's own values where rows differ, and distillation keys only for distilling rows
     assert "- `backbone`: Teacher `large`, NPair `XS`, FND `XS`" in markdown
     assert "- `cl_weight`: `0.0` (not used by Teacher, NPair)" in markdown

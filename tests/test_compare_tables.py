@@ -20,3 +20,43 @@ def test_header_and_columns_follow_the_metrics(tmp_path):
 def test_two_metrics_are_both_named(tmp_path):
     markdown = write_tables(_summary(["user_auc", "user_ndcg"]), "toy", "cmd", {}, None, out_dir=str(tmp_path))
     assert "`user_auc` (AUC) and `user_ndcg` (NDCG)" in markdown
+
+
+def test_the_picture_has_a_panel_per_column_and_cold_start_k(tmp_path, monkeypatch):
+    """``<dataset>.png`` beside the tables, shown by the markdown: AUC, NDCG and each cold-start K (weighted)."""
+    import pytest
+
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    from recbole_outfit.benchmarks import compare
+
+    drawn = {}
+    real = compare.model_comparison
+
+    def spy(panels, path, title=None):
+        drawn.update(panels=panels, title=title)
+        return real(panels, path, title=title)
+
+    monkeypatch.setattr(compare, "model_comparison", spy)
+    summary = _summary(["user_auc", "user_ndcg"])
+    summary["NPair"]["cold"] = {"wavg": {"1": (60.0, 2.0), "5": (65.0, 1.0)}, "avg": {"1": (59.0, 2.0), "5": (64.0, 1.0)}}
+    summary["NPair"]["cold_dataset"] = "toy53"
+    markdown = compare.write_tables(summary, "toy", "cmd", {}, None, out_dir=str(tmp_path))
+    assert [title for title, _ in drawn["panels"]] == ["AUC", "NDCG", "cold start (w), 1 outfit",
+                                                      "cold start (w), 5 outfits"]
+    assert drawn["panels"][0][1] == {"NPair": (80.0, 1.0), "FND": (81.0, 0.5)}
+    assert drawn["panels"][3][1] == {"NPair": (65.0, 1.0)}  # only the models with a cold-start result
+    assert drawn["title"] == "toy: mean ± std over 2 seeds"
+    assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "](toy.png)" in markdown
+
+
+def test_without_matplotlib_the_tables_are_written_and_the_picture_left_out(tmp_path, monkeypatch):
+    from recbole_outfit.benchmarks import compare
+    from recbole_outfit.errors import ConfigError
+
+    def missing(*args, **kwargs):
+        raise ConfigError("pictures need matplotlib", where="plot", fix="install it")
+
+    monkeypatch.setattr(compare, "model_comparison", missing)
+    markdown = compare.write_tables(_summary(["user_auc"]), "toy", "cmd", {}, None, out_dir=str(tmp_path),
+                                    metrics=("user_auc",))
+    assert (tmp_path / "toy.csv").exists() and ".png" not in markdown and not (tmp_path / "toy.png").exists()

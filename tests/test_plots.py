@@ -26,6 +26,18 @@ def png_size(path):
         return image.size
 
 
+def test_model_comparison_has_a_panel_per_measure(tmp_path):
+    one = draw.model_comparison([("AUC", {"NPair": (84.8, 0.8), "FND": (84.5, 1.3), "FNDCL": (85.2, 0.7)})],
+                                tmp_path / "one.png")
+    two = draw.model_comparison([("AUC", {"NPair": (84.8, 0.8), "FND": (84.5, 1.3)}), ("NDCG", {"NPair": (72.0, 0.9)}),
+                                 ("empty", {})], tmp_path / "two.png", title="toy")
+    (w1, h1), (w2, h2) = png_size(one), png_size(two)
+    assert w2 > 1.6 * w1 and abs(h1 - h2) < 0.2 * h1  # two panels side by side; the empty one left out
+    with pytest.raises(ConfigError, match="no results"):
+        draw.model_comparison([("AUC", {})], tmp_path / "none.png")
+    assert not os.path.exists(tmp_path / "none.png")
+
+
 def test_outfit_grid_has_a_row_per_outfit(tmp_path):
     colours = {"a": 0, "b": 120, "c": 250}
     outfits = [{"garments": ["a", "b", "c"], "categories": ["top", "bottom", "shoe"], "score": 0.5, "outfit": "o1"},

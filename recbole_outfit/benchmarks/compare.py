@@ -32,8 +32,10 @@ from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.data.prepare import ensure_atomic_dataset
+from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import metric_label
 from recbole_outfit.pipeline import RESULT_ONLY_KEYS, STAGES, fingerprint, train_and_test
+from recbole_outfit.plots.draw import model_comparison
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
 from recbole_outfit.utils import get_model
 
@@ -204,14 +206,34 @@ def _setting_text(by_model):
     return f"`{by_model['all']}`" + (f" (not used by {', '.join(absent)})" if absent else "")
 
 
+def _picture(summary, dataset, columns, out_dir):
+    """``<out_dir>/<dataset>.png``: a panel per table column and per cold-start K (weighted average); the
+    markdown line showing it, or "" without matplotlib (the tables do not need it; logged)."""
+    panels = [(header, {model: row[key] for model, row in summary.items() if key in row}) for key, header in columns]
+    shots = sorted({k for row in summary.values() for k in row.get("cold", {}).get("wavg", {})}, key=int)
+    for k in shots:
+        cold = {model: row["cold"]["wavg"][k] for model, row in summary.items()
+                if k in row.get("cold", {}).get("wavg", {})}
+        panels.append((f"cold start (w), {k} outfit{'s' if int(k) > 1 else ''}", cold))
+    seeds = max(row["runs"] for row in summary.values())
+    try:
+        model_comparison(panels, os.path.join(out_dir, f"{dataset}.png"),
+                         title=f"{dataset}: mean ± std over {seeds} seed{'s' if seeds > 1 else ''}")
+    except ConfigError as error:  # matplotlib is the optional plot extra
+        getLogger().warning(f"no comparison picture: {error}")
+        return ""
+    return f"\n\n![{dataset}: each model's mean ± std over seeds]({dataset}.png)"
+
+
 def write_tables(summary, dataset, command, settings, manifest, out_dir="results", metrics=("user_auc", "user_ndcg")):
-    """Write ``<out_dir>/<dataset>.md`` and ``.csv`` atomically; return the markdown. ``metrics``: the columns
-    (the run's ``metrics`` setting), each headed by its metric's label."""
+    """Write ``<out_dir>/<dataset>.md``, ``.csv`` and ``.png`` (:func:`_picture`) atomically; return the markdown.
+    ``metrics``: the columns (the run's ``metrics`` setting), each headed by its metric's label."""
     columns = [(m, metric_label(m)) for m in metrics]
     named = " and ".join(f"`{m}` ({label})" for m, label in columns)
     if any(f"hard_{metrics[0]}" in row for row in summary.values()):
         columns += [(f"hard_{m}", f"{metric_label(m)} (hard)") for m in metrics]
-    table = _metric_table(summary, columns) + _cold_table(summary)
+    os.makedirs(out_dir, exist_ok=True)
+    table = _metric_table(summary, columns) + _picture(summary, dataset, columns, out_dir) + _cold_table(summary)
     counts = (manifest or {}).get("counts", {})
     stats = format_table(["users", "outfits", "garments", "train", "valid (student)", "test"], [[
         counts.get("users", ""), counts.get("outfits", ""), counts.get("garments", ""),
@@ -225,7 +247,6 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
         f"{time.strftime('%Y-%m-%d')}.\n\n{table}\n\n## Dataset\n\n{stats}\n\n"
         f"(rows: labeled evaluation rows, 1 positive : 10 negatives)\n\n## Settings\n\n{shown}\n"
     )
-    os.makedirs(out_dir, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     keys = [key for key, _ in columns]

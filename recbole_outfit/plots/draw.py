@@ -2,7 +2,8 @@
 
 * :func:`outfit_grid` - one row per outfit: its garment images and its score;
 * :func:`tsne_map` - users and outfits in two dimensions (the paper's Fig. 8);
-* :func:`training_curve` - loss parts and validation metrics per epoch.
+* :func:`training_curve` - loss parts and validation metrics per epoch;
+* :func:`model_comparison` - each model's mean ± std over seeds, a panel per measure (the comparison's picture).
 
 Each writes a PNG atomically (``recbole_outfit.atomic.atomic_write``) and returns its path. matplotlib is an
 optional dependency (``pip install "recbole-outfit[plot]"``); a missing one is a ``ConfigError``.
@@ -158,6 +159,42 @@ def training_curve(history, path, title=None):
         metric_axis.set_ylabel("validation")
         metric_axis.legend(fontsize=8)
         metric_axis.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def model_comparison(panels, path, title=None, ylabel="test x 100"):
+    """Each model's mean with its standard deviation over seeds as an error bar, a panel per measure (AUC,
+    NDCG, a cold-start setting), the best mean of a panel as a star. Points, not bars: the differences that
+    matter are small against the distance to zero.
+
+    Args:
+        panels: ``[(panel title, {model: (mean, std)})]``, drawn left to right; a panel keeps its models' order
+            and an empty panel is left out.
+    """
+    panels = [(name, values) for name, values in panels if values]
+    if not panels:
+        raise ConfigError("no results to draw", where="comparison picture", fix="compare at least one model")
+    plt = pyplot()
+    width = max(3.0, 0.65 * max(len(values) for _, values in panels) + 1.2)
+    figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 3.8), squeeze=False)
+    for axis, (name, values) in zip(axes[0], panels):
+        models = list(values)
+        means = np.array([values[m][0] for m in models], dtype=float)  # [models]
+        stds = np.array([values[m][1] for m in models], dtype=float)  # [models]
+        x = np.arange(len(models))
+        axis.errorbar(x, means, yerr=stds, fmt="o", color=COLOURS[0], ecolor=COLOURS[0], capsize=4, markersize=6)
+        best = int(np.argmax(means))
+        axis.plot([x[best]], [means[best]], marker="*", markersize=15, color=COLOURS[1], linestyle="none")
+        slanted = max(len(m) for m in models) > 6  # long names (LPAE:lpae_variant=g) would overlap
+        axis.set_xticks(x)
+        axis.set_xticklabels(models, rotation=30 if slanted else 0, ha="right" if slanted else "center", fontsize=8)
+        axis.set_xlim(-0.6, len(models) - 0.4)
+        axis.set_title(f"{name}\nbest (star): {models[best]} {means[best]:.2f}", fontsize=9)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
