@@ -36,6 +36,7 @@ import numpy as np
 
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
+from recbole_outfit.plots.draw import pyplot, save
 from recbole_outfit.report import format_table
 
 COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
@@ -235,11 +236,7 @@ def write_csv(rows, path):
 def plot(summary, path):
     """AUC x 100 against the false-negative rate (%), a panel per training budget, error bars = std over seeds;
     the oracle dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     budgets = sorted({b for b, _, _ in summary})
     fig, axes = plt.subplots(1, len(budgets), figsize=(6.4 * len(budgets), 4.4), dpi=120, squeeze=False,
                              sharex=True, sharey=True)  # one scale: a panel with one level stays readable
@@ -267,9 +264,7 @@ def plot(summary, path):
         axes[0][0].set_xlim(min(0.0, min(levels)) - 1, max(levels) + 2)
     fig.suptitle("FND vs N-pair as false negatives grow")
     fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png")
-    plt.close(fig)
+    save(fig, path, dpi=120)
 
 
 @exits_2_on_user_error
