@@ -96,14 +96,24 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
         config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings)
         return teacher_row(config)
     config = Config(model, dataset, config_file_list=config_file_list, config_dict=settings)
+    result, _, _ = finished_or_new_run(config, lambda: quick_start.run_recbole_outfit(
+        model, dataset, config_file_list=config_file_list, config_dict=settings), f"[compare] {spec}, seed {seed}")
+    return result
+
+
+def finished_or_new_run(config, train, label):
+    """``(result, reused, path)`` for the run ``config`` describes: a finished run's kept result, else the result
+    of ``train()`` (a call that runs it), kept first. ``label`` names the run in the log. New and reused results
+    come back in one form, read from the kept JSON file (its keys are strings)."""
     path = finished_run_path(config)
-    if os.path.isfile(path):
-        getLogger().info(f"[compare] {spec}, seed {seed}: reusing the finished run {path}")
+    reused = os.path.isfile(path)
+    if reused:
+        getLogger().info(f"{label}: reusing the finished run {path}")
     else:
-        keep_finished_run(config, quick_start.run_recbole_outfit(model, dataset, config_file_list=config_file_list,
-                                                                 config_dict=settings))
-    with open(path, "r", encoding="utf-8") as f:  # one form for new and reused runs (JSON keys are strings)
-        return json.load(f)
+        getLogger().info(f"{label}: training")
+        write_json_atomic(path, train())
+    with open(path, "r", encoding="utf-8") as f:
+        return json.load(f), reused, path
 
 
 SHOWN_SETTINGS = ("backbone", "epochs", "train_batch_size", "learner", "learning_rate", "train_neg_sample_num",

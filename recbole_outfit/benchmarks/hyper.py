@@ -36,7 +36,6 @@ import csv
 import difflib
 import io
 import itertools
-import json
 import os
 import re
 import shlex
@@ -53,14 +52,14 @@ from recbole_outfit.atomic import atomic_write
 from recbole_outfit.benchmarks.compare import (
     DISTILLATION_SETTINGS,
     SHOWN_SETTINGS,
-    finished_run_path,
+    finished_or_new_run,
 )
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config, properties_dir
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error, location
 from recbole_outfit.model.fndcl import FNDCL
 from recbole_outfit.quick_start import run_recbole_outfit
-from recbole_outfit.report import format_table, machine_description, write_json_atomic
+from recbole_outfit.report import format_table, machine_description
 
 ALGORITHMS = ("exhaustive", "random", "bayes")
 SPACE_TYPES = {"choice": None, "uniform": 2, "quniform": 3, "loguniform": 2}  # type -> numbers it takes
@@ -239,17 +238,9 @@ class TrialRunner:
         params = {key: _plain(value, self.base[key]) for key, value in params.items()}
         settings = {**self.config_dict, **params}
         config = Config(self.model, self.dataset, config_file_list=config_file_list, config_dict=settings)
-        path = finished_run_path(config)
-        reused = os.path.isfile(path)
         trial = f"[hyper] trial {len(self.trials) + 1} ({HyperTuning.params2str(params)})"
-        if reused:
-            getLogger().info(f"{trial}: reusing the finished run {path}")
-        else:
-            getLogger().info(f"{trial}: training")
-            write_json_atomic(path, run_recbole_outfit(self.model, self.dataset, config_file_list=config_file_list,
-                                                       config_dict=settings))
-        with open(path, "r", encoding="utf-8") as f:  # one form for new and reused trials
-            result = json.load(f)
+        result, reused, path = finished_or_new_run(config, lambda: run_recbole_outfit(
+            self.model, self.dataset, config_file_list=config_file_list, config_dict=settings), trial)
         key = HyperTuning.params2str(params)
         self.trials.setdefault(key, {"params": params, "result": result, "reused": reused, "path": path})
         return {"model": self.model, "best_valid_score": result["best_valid_score"],
