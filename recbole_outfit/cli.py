@@ -12,6 +12,7 @@ from recbole_outfit.benchmarks.compare import compare, keep_finished_run, parse_
 from recbole_outfit.config import Config
 from recbole_outfit.errors import exits_2_on_user_error
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
+from recbole_outfit.report import command_text
 
 DEFAULT_MODEL = "FNDCL"
 DEFAULT_DATASET = "synthetic630"
@@ -41,7 +42,7 @@ def main(argv=None):
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     models = split_model_specs(args.model)
     if len(models) > 1 or args.seeds > 1:
-        command = "python run_recbole_outfit.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        command = command_text("python run_recbole_outfit.py", sys.argv[1:] if argv is None else argv)
         compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)
     elif args.nproc > 1 or args.world_size > 1:
         run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,

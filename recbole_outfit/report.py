@@ -3,11 +3,24 @@
 import json
 import os
 import platform
+import re
+import shlex
 
 import numpy as np
 import torch
 
 from recbole_outfit.atomic import atomic_write
+
+
+def command_text(program, args):
+    """``program`` and its ``args`` as one line to type in a shell: a plain argument as is, any other in double
+    quotes (``"--teacher_config={'epochs': 30}"``), or in single quotes where double quotes would not keep it."""
+    def word(arg):
+        if re.fullmatch(r"[\w\-.,:/=@+%]+", arg):
+            return arg
+        return f'"{arg}"' if not re.search(r'["$`\\!]', arg) else shlex.quote(arg)
+
+    return " ".join([program, *(word(str(a)) for a in args)])
 
 
 def format_table(headers, rows, align=None):

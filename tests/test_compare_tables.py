@@ -60,3 +60,16 @@ def test_without_matplotlib_the_tables_are_written_and_the_picture_left_out(tmp_
     markdown = compare.write_tables(_summary(["user_auc"]), "toy", "cmd", {}, None, out_dir=str(tmp_path),
                                     metrics=("user_auc",))
     assert (tmp_path / "toy.csv").exists() and ".png" not in markdown and not (tmp_path / "toy.png").exists()
+
+
+def test_the_command_above_a_table_reads_back_in_a_shell_as_given():
+    import shlex
+
+    from recbole_outfit.report import command_text
+
+    args = ["--model=Teacher,NPair", "--teacher_config={'epochs': 30, 'stopping_step': 5}", "--x={a,b}", 'it"s',
+            "--learning_rate=1e-3"]
+    text = command_text("python run_recbole_outfit.py", args)
+    assert text == ("python run_recbole_outfit.py --model=Teacher,NPair \"--teacher_config={'epochs': 30, "
+                    "'stopping_step': 5}\" \"--x={a,b}\" 'it\"s' --learning_rate=1e-3")
+    assert shlex.split(text) == ["python", "run_recbole_outfit.py", *args]

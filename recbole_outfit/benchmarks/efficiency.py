@@ -36,7 +36,7 @@ from recbole_outfit.atomic import atomic_write
 from recbole_outfit.config import Config
 from recbole_outfit.model.autoencoder import neighbour_table
 from recbole_outfit.model.distillation import FrozenTeacher
-from recbole_outfit.report import format_table, machine_description
+from recbole_outfit.report import command_text, format_table, machine_description
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 PAPER_PARAMS_630 = {"large": 65.99, "M": 28.10, "S": 13.88, "XS": 2.85}  # Table 5, millions
@@ -220,7 +220,7 @@ def training_benchmark(dataset_name, steps, overrides):
 def report(scoring, params, counts, training, args):
     lines = [f"# Efficiency on {args.dataset}", "",
              f"{machine_description()}, {time.strftime('%Y-%m-%d')}, torch {torch.__version__}. Produced by", "",
-             "```bash", "python -m recbole_outfit.benchmarks.efficiency " + " ".join(args.argv), "```", ""]
+             "```bash", command_text("python -m recbole_outfit.benchmarks.efficiency", args.argv), "```", ""]
     if scoring:
         teacher_params = params.get("large")
         table = []

@@ -37,7 +37,7 @@ import numpy as np
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.plots.draw import pyplot, save
-from recbole_outfit.report import format_table
+from recbole_outfit.report import command_text, format_table
 
 COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
            "model", "budget", "seed", "epochs", "teacher", "fnd_scale", "fnd_alpha", "teacher_epochs", "teacher_user_auc",
@@ -287,7 +287,7 @@ def main(argv=None):
     summary = summarize(rows)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     write_csv(rows, args.out + ".csv")
-    command = "python -m recbole_outfit.benchmarks.fnd_premise " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_text("python -m recbole_outfit.benchmarks.fnd_premise", sys.argv[1:] if argv is None else argv)
     notes = None
     if args.notes:
         with open(args.notes, "r", encoding="utf-8") as f:

@@ -37,8 +37,6 @@ import difflib
 import io
 import itertools
 import os
-import re
-import shlex
 import sys
 import time
 from logging import getLogger
@@ -59,7 +57,7 @@ from recbole_outfit.config import Config, properties_dir
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error, location
 from recbole_outfit.model.fndcl import FNDCL
 from recbole_outfit.quick_start import run_recbole_outfit
-from recbole_outfit.report import format_table, machine_description
+from recbole_outfit.report import command_text, format_table, machine_description
 
 ALGORITHMS = ("exhaustive", "random", "bayes")
 SPACE_TYPES = {"choice": None, "uniform": 2, "quniform": 3, "loguniform": 2}  # type -> numbers it takes
@@ -388,13 +386,6 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
 HYPER_FLAGS = ("model", "dataset", "config_files", "params_file", "algo", "max_evals", "early_stop", "results_dir")
 
 
-def _shell_word(arg):
-    """``arg`` as it must be typed in a shell: as is when plain, else in double quotes (``"--k={'a': 1}"``)."""
-    if re.fullmatch(r"[\w\-.,:/=@+%]+", arg):
-        return arg
-    return f'"{arg}"' if not re.search(r'["$`\\!]', arg) else shlex.quote(arg)
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="run_hyper_outfit.py", description="Hyper-parameter search of an outfit recommender (RecBole's "
@@ -419,7 +410,7 @@ def main(argv=None):
     given = sys.argv[1:] if argv is None else list(argv)
     args, _ = build_parser().parse_known_args(given)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
-    command = "python run_hyper_outfit.py " + " ".join(_shell_word(a) for a in given)
+    command = command_text("python run_hyper_outfit.py", given)
     # RecBole's Config reads --key=value from sys.argv: leave it only the fixed settings, not this tool's flags
     saved_argv = sys.argv
     sys.argv = [saved_argv[0]] + [a for a in given

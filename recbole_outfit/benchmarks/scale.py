@@ -49,7 +49,7 @@ from recbole_outfit.data.dataset_cache import cache_path
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.quick_start import run_recbole_outfit
-from recbole_outfit.report import format_table, machine_description, write_json_atomic
+from recbole_outfit.report import command_text, format_table, machine_description, write_json_atomic
 from recbole_outfit.trainer.precision import amp_dtype, autocast
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
@@ -441,7 +441,8 @@ def main(argv=None):
         overrides[key] = value
     md_path = os.path.join(args.out, f"scale-{args.dataset}.md")
     json_path = os.path.join(args.out, f"scale-{args.dataset}.json")
-    this_run = {"args": args, "command": PREFIX + " ".join(args.argv), "date": time.strftime("%Y-%m-%d %H:%M")}
+    this_run = {"args": args, "command": command_text(PREFIX.strip(), args.argv),
+                "date": time.strftime("%Y-%m-%d %H:%M")}
     if args.only:
         old, runs = kept_results(json_path, md_path, parser)
         loading, steps, scoring, amp = old["loading"], old["steps"], old["scoring"], old["amp"]
