@@ -7,10 +7,11 @@ a malformed file) prints one paragraph and exits with status 2.
 
 import argparse
 import sys
+from contextlib import contextmanager
 
 from recbole_outfit.benchmarks.compare import compare, keep_finished_run, parse_model_spec, split_model_specs
 from recbole_outfit.config import Config
-from recbole_outfit.errors import exits_2_on_user_error
+from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
 from recbole_outfit.report import command_text
 
@@ -43,7 +44,9 @@ def main(argv=None):
     models = split_model_specs(args.model)
     if len(models) > 1 or args.seeds > 1:
         command = command_text("python run_recbole_outfit.py", sys.argv[1:] if argv is None else argv)
-        compare(models, args.dataset, args.seeds, config_files, out_dir=args.results_dir, command=command)
+        with first_seed_from_command_line() as config_dict:
+            compare(models, args.dataset, args.seeds, config_files, config_dict=config_dict,
+                    out_dir=args.results_dir, command=command)
     elif args.nproc > 1 or args.world_size > 1:
         run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
                         ip=args.ip, port=args.port, group_offset=args.group_offset)
@@ -51,9 +54,30 @@ def main(argv=None):
         name, settings = parse_model_spec(models[0])  # FND:teacher=oracle works alone as in a comparison
         result = run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
                                     config_dict=settings or None)
-        keep_finished_run(Config(name, args.dataset, config_file_list=config_files, config_dict=settings or None),
-                          result)  # a later comparison with these settings reuses it
+        config = Config(name, args.dataset, config_file_list=config_files, config_dict=settings or None)
+        if not config["checkpoint"]:  # a trained run (not a checkpoint's evaluation): a comparison may reuse it
+            keep_finished_run(config, result)
     return 0
+
+
+@contextmanager
+def first_seed_from_command_line():
+    """A comparison's ``config_dict``: ``{"seed": S}`` for ``--seed=S``, taken out of ``sys.argv`` meanwhile.
+    RecBole's Config gives a ``--key=value`` precedence over ``config_dict``, so left there it would give every
+    row of every seed the same seed; the comparison's seeds are S, S+1, ..."""
+    given = [a for a in sys.argv[1:] if a.startswith("--seed=")]
+    if not given:
+        yield None
+        return
+    value = given[-1].split("=", 1)[1]
+    if not value.lstrip("-").isdigit():
+        raise ConfigError(f"seed must be int, got {value!r}", where="--seed", fix="give a whole number: --seed=2020")
+    saved = sys.argv
+    sys.argv = [a for a in saved if not a.startswith("--seed=")]
+    try:
+        yield {"seed": int(value)}
+    finally:
+        sys.argv = saved
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """The comparison tables name the metrics the run evaluated, not a fixed pair."""
 
+import pytest
+
 from recbole_outfit.benchmarks.compare import write_tables
+from recbole_outfit.errors import ConfigError
 
 
 def _summary(metrics):
@@ -24,8 +27,6 @@ def test_two_metrics_are_both_named(tmp_path):
 
 def test_the_picture_has_a_panel_per_column_and_cold_start_k(tmp_path, monkeypatch):
     """``<dataset>.png`` beside the tables, shown by the markdown: AUC, NDCG and each cold-start K (weighted)."""
-    import pytest
-
     pytest.importorskip("matplotlib", reason="the plot extra is not installed")
     from recbole_outfit.benchmarks import compare
 
@@ -49,17 +50,18 @@ def test_the_picture_has_a_panel_per_column_and_cold_start_k(tmp_path, monkeypat
     assert (tmp_path / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "](toy.png)" in markdown
 
 
-def test_without_matplotlib_the_tables_are_written_and_the_picture_left_out(tmp_path, monkeypatch):
+@pytest.mark.parametrize("problem", [ConfigError("pictures need matplotlib", where="plot", fix="install it"),
+                                     ValueError("a drawing error")])
+def test_a_picture_that_cannot_be_drawn_costs_only_the_picture(problem, tmp_path, monkeypatch):
     from recbole_outfit.benchmarks import compare
-    from recbole_outfit.errors import ConfigError
 
-    def missing(*args, **kwargs):
-        raise ConfigError("pictures need matplotlib", where="plot", fix="install it")
+    def failing(*args, **kwargs):
+        raise problem
 
-    monkeypatch.setattr(compare, "model_comparison", missing)
+    monkeypatch.setattr(compare, "model_comparison", failing)
     markdown = compare.write_tables(_summary(["user_auc"]), "toy", "cmd", {}, None, out_dir=str(tmp_path),
                                     metrics=("user_auc",))
-    assert (tmp_path / "toy.csv").exists() and ".png" not in markdown and not (tmp_path / "toy.png").exists()
+    assert (tmp_path / "toy.csv").exists() and (tmp_path / "toy.md").exists() and ".png" not in markdown
 
 
 def test_the_command_above_a_table_reads_back_in_a_shell_as_given():

@@ -9,7 +9,7 @@ from recbole_outfit.benchmarks import fnd_premise
 
 
 def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epochs=3, stopping_step=10,
-             teacher_checkpoint=None, device="cpu"):
+             teacher_checkpoint=None, device="cpu", checkpoint=None):
     (atomic / dataset).mkdir(parents=True, exist_ok=True)
     manifest = {"synthetic": {"false_negative_rate": fnr, "false_negative_rate_train": fnr - 0.01,
                               "oracle_test_auc_random": 0.9}}
@@ -20,7 +20,8 @@ def fake_run(folder, atomic, dataset, fnr, model, seed, auc, teacher=None, epoch
               "teacher_config": {"epochs": 3}, "synthetic_style_breadth": 0.5,
               "teacher_checkpoint": teacher_checkpoint, "device": device}
     result = {"config": config, "test_result": {"user_auc": auc, "user_ndcg": auc - 0.2},
-              "best_valid_result": {"user_auc": auc}, "timing": {"epochs": min(epochs, 3 + stopping_step)}}
+              "best_valid_result": {"user_auc": auc}, "timing": {"epochs": min(epochs, 3 + stopping_step)},
+              "checkpoint": checkpoint}
     path = folder / dataset / f"{model}-{teacher}-{seed}-{epochs}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
@@ -31,9 +32,12 @@ def test_report_has_one_row_per_run_and_means_per_level(tmp_path):
     for seed, (a, b) in enumerate([(0.80, 0.82), (0.84, 0.86)]):
         fake_run(runs, atomic, "low", 0.02, "NPair", seed, a)
         fake_run(runs, atomic, "low", 0.02, "FND", seed, b, teacher="oracle")
-    fake_run(runs, atomic, "high", 0.30, "NPair", 0, 0.70)
+    fake_run(runs, atomic, "high", 0.30, "NPair", 0, 0.70, checkpoint="saved/NPair-high.pth")
     fake_run(runs, atomic, "high", 0.30, "FND", 0, 0.75, device="cuda")
     (runs / "not-a-run.json").write_text("{}")
+    copy = runs / "compare" / "high" / "NPair-seed0.json"  # the same run's comparison-cache copy: counted once
+    copy.parent.mkdir(parents=True)
+    copy.write_text((runs / "high" / "NPair-None-0-3.json").read_text())
     out = str(tmp_path / "results" / "premise")
     (tmp_path / "notes.md").write_text("Three epochs per run.")
     assert fnd_premise.main(["--runs", str(runs), "--out", out, "--notes", str(tmp_path / "notes.md")]) == 0

@@ -4,7 +4,8 @@
 
 Runs every model once per seed (seeds ``seed, seed+1, ...``) through the usual pipeline, then writes
 ``results/<dataset>.md`` and ``results/<dataset>.csv``: test ``user_auc`` and ``user_ndcg`` x 100 as
-mean +- std over seeds, the best mean in bold, the dataset statistics and the settings. Stages are shared:
+mean +- std over seeds, the best mean in bold, the dataset statistics and the settings; and
+``results/<dataset>.png``, the same means with their spread as error bars, which the markdown shows. Stages are shared:
 the ``Teacher`` row is the teacher the students of that seed distil from (trained once by the teacher stage
 and reused), and the ``replace`` neighbour table is built once.
 
@@ -96,6 +97,10 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
         config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings)
         return teacher_row(config)
     config = Config(model, dataset, config_file_list=config_file_list, config_dict=settings)
+    if config["seed"] != seed:  # a --seed=... left in sys.argv outranks config_dict (RecBole's order)
+        raise ConfigError(f"the comparison's seed {seed} is overridden by seed={config['seed']} on the command line",
+                          where="--seed", fix="pass the first seed in config_dict, not in sys.argv "
+                                              "(run_recbole_outfit.py does this for --seed)")
     result, _, _ = finished_or_new_run(config, lambda: quick_start.run_recbole_outfit(
         model, dataset, config_file_list=config_file_list, config_dict=settings), f"[compare] {spec}, seed {seed}")
     return result
@@ -229,8 +234,8 @@ def _picture(summary, dataset, columns, out_dir):
     try:
         model_comparison(panels, os.path.join(out_dir, f"{dataset}.png"),
                          title=f"{dataset}: mean ± std over {seeds} seed{'s' if seeds > 1 else ''}")
-    except ConfigError as error:  # matplotlib is the optional plot extra
-        getLogger().warning(f"no comparison picture: {error}")
+    except Exception as error:  # noqa: BLE001 - matplotlib (the optional plot extra) missing or failing: the
+        getLogger().warning(f"no comparison picture: {type(error).__name__}: {error}")  # tables are still written
         return ""
     return f"\n\n![{dataset}: each model's mean ± std over seeds]({dataset}.png)"
 
@@ -291,5 +296,5 @@ def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, o
     command = command or f"python run_recbole_outfit.py --model={','.join(models)} --dataset={dataset} --seeds={seeds}"
     markdown = write_tables(summary, dataset, command, settings,
                             read_manifest(base["data_path"], dataset), out_dir, metrics)
-    getLogger().info(f"Comparison written to {out_dir}/{dataset}.md and .csv\n{markdown}")
+    getLogger().info(f"Comparison written to {out_dir}/{dataset}.md, .csv and .png\n{markdown}")
     return summary

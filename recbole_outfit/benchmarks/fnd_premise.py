@@ -115,13 +115,17 @@ def _teacher_epochs(config, teacher):
 
 def read_runs(folder):
     """Rows (dicts with :data:`COLUMNS`) of every results JSON under ``folder``, sorted by level and model; a
-    student that distilled from a trained teacher brings the teacher's own row (once per level and budget)."""
-    rows, teachers = [], set()
+    student that distilled from a trained teacher brings the teacher's own row (once per level and budget). A
+    run is counted once, by its best checkpoint, however many copies of its JSON the folder holds."""
+    rows, teachers, seen = [], set(), set()
     for path in sorted(glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)):
         with open(path, "r", encoding="utf-8") as f:
             result = json.load(f)
         if "test_result" not in result or "config" not in result:
             continue
+        if result.get("checkpoint") in seen:  # the same run kept twice (its results JSON, the comparison cache)
+            continue
+        seen.add(result.get("checkpoint") or path)
         config = result["config"]
         notes = _manifest(config).get("synthetic") or {}
         distils = bool(config.get("distill")) and config["model"] not in ("NPair", "Teacher")
