@@ -63,6 +63,23 @@ def test_training_curve_and_tsne_map_write_pngs(tmp_path):
     png_size(draw.tsne_map(rng.normal(size=(8, 2)), kinds, owners, tmp_path / "map.png", user_names=["u1", "u2"]))
 
 
+
+def test_drawing_leaves_the_backend_and_pyplot_alone(tmp_path):
+    """A notebook's inline backend (or a GUI's) stays as it was: figures are drawn without pyplot."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands in for a user's own backend
+    try:
+        png_size(draw.model_comparison([("AUC", {"NPair": (84.8, 0.8), "FND": (84.5, 1.3)})], tmp_path / "c.png"))
+        png_size(draw.training_curve({"epochs": [0], "loss": {"loss": [1.0]}}, tmp_path / "curve.png"))
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == []  # nothing left open in pyplot's registry
+    finally:
+        matplotlib.use(before)
+
+
 LOG = """\
 Fri 27 Nov 2026 08:37:12 INFO  NPair(
 27 Nov 08:40    INFO  epoch 0 training [time: 182.50s, train loss: 195.2856]

@@ -36,7 +36,7 @@ import numpy as np
 
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
-from recbole_outfit.plots.draw import pyplot, save
+from recbole_outfit.plots.draw import figure_grid, save
 from recbole_outfit.report import command_text, format_table
 
 COLUMNS = ("dataset", "style_breadth", "false_negative_rate", "false_negative_rate_train", "oracle_test_auc",
@@ -240,10 +240,9 @@ def write_csv(rows, path):
 def plot(summary, path):
     """AUC x 100 against the false-negative rate (%), a panel per training budget, error bars = std over seeds;
     the oracle dashed."""
-    plt = pyplot()
     budgets = sorted({b for b, _, _ in summary})
-    fig, axes = plt.subplots(1, len(budgets), figsize=(6.4 * len(budgets), 4.4), dpi=120, squeeze=False,
-                             sharex=True, sharey=True)  # one scale: a panel with one level stays readable
+    fig, axes = figure_grid(1, len(budgets), figsize=(6.4 * len(budgets), 4.4), dpi=120, sharex=True,
+                            sharey=True)  # one scale: a panel with one level stays readable
     models = _models(summary)
     for ax, budget in zip(axes[0], budgets):
         part = {(d, m): s for (b, d, m), s in summary.items() if b == budget}

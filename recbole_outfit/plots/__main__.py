@@ -171,7 +171,7 @@ def run(args):
         history = read_history(args.history) if args.history else history_from_log(args.log)
         title = " on ".join(x for x in (history.get("model"), history.get("dataset")) if x) or None
         return draw.training_curve(history, args.out, title=title)
-    draw.pyplot()  # before the load: a missing matplotlib is reported first
+    draw.require_matplotlib()  # before the load: a missing matplotlib is reported first
     rec = load_recommender(args.checkpoint, config_dict={"trust_checkpoint": True} if args.trust_checkpoint else None)
     if args.command == "grid":
         if args.k < 1:

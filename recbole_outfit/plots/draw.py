@@ -5,8 +5,10 @@
 * :func:`training_curve` - loss parts and validation metrics per epoch;
 * :func:`model_comparison` - each model's mean ± std over seeds, a panel per measure (the comparison's picture).
 
-Each writes a PNG atomically (``recbole_outfit.atomic.atomic_write``) and returns its path. matplotlib is an
-optional dependency (``pip install "recbole-outfit[plot]"``); a missing one is a ``ConfigError``.
+Each writes a PNG atomically (``recbole_outfit.atomic.atomic_write``) and returns its path. Figures are drawn
+with matplotlib's object API (:func:`figure_grid`), never through pyplot, so a notebook's or GUI's backend is left
+as it was. matplotlib is an optional dependency (``pip install "recbole-outfit[plot]"``); a missing one is a
+``ConfigError``.
 """
 
 import os
@@ -20,29 +22,33 @@ from recbole_outfit.errors import ConfigError
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend, or a ConfigError naming the extra to install."""
+def require_matplotlib():
+    """Check that matplotlib is installed (e.g. before a long run that draws at its end); a ConfigError naming
+    the extra to install otherwise."""
     try:
-        import matplotlib
+        import matplotlib.figure  # noqa: F401
     except ImportError as error:
         raise ConfigError("pictures need matplotlib", where="plot",
                           fix='pip install "recbole-outfit[plot]" (matplotlib and scikit-learn)') from error
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    return plt
+
+def figure_grid(rows=1, columns=1, figsize=None, dpi=None, **subplots):
+    """A matplotlib Figure and its ``[rows, columns]`` array of axes (``subplots``: ``sharex``, ...). The
+    Figure is not registered with pyplot and needs no backend: :func:`save` renders it with Agg, and
+    matplotlib's current backend (a notebook's inline one, a GUI's) stays as it was."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, dpi=dpi)
+    return figure, figure.subplots(rows, columns, squeeze=False, **subplots)
 
 
 def save(figure, path, dpi=110):
-    """Write ``figure`` to ``path`` (PNG) atomically and close it."""
-    plt = pyplot()
+    """Write ``figure`` to ``path`` (PNG) atomically."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    try:
-        with atomic_write(path, "wb") as f:
-            figure.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(figure)
+    with atomic_write(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -57,10 +63,8 @@ def outfit_grid(outfits, image_of, path, title=None):
     """
     if not outfits:
         raise ConfigError("no outfits to draw", where="outfit grid", fix="ask for k >= 1 outfits of a known user")
-    plt = pyplot()
     columns = max(len(o["garments"]) for o in outfits)
-    figure, axes = plt.subplots(len(outfits), columns, figsize=(1.6 * columns + 1.6, 1.65 * len(outfits)),
-                                squeeze=False)
+    figure, axes = figure_grid(len(outfits), columns, figsize=(1.6 * columns + 1.6, 1.65 * len(outfits)))
     for row, outfit in enumerate(outfits):
         for column in range(columns):
             axis = axes[row][column]
@@ -94,9 +98,9 @@ def tsne_map(points, kinds, owners, path, title=None, user_names=None):
         owners: ``[N]`` int: index of the highlighted user a point belongs to (-1 for ``other``).
         user_names: a label per highlighted user for the legend.
     """
-    plt = pyplot()
     points, kinds, owners = np.asarray(points), np.asarray(kinds), np.asarray(owners)
-    figure, axis = plt.subplots(figsize=(7, 6))
+    figure, axes = figure_grid(figsize=(7, 6))
+    axis = axes[0][0]
     other = kinds == "other"
     axis.scatter(points[other, 0], points[other, 1], marker="s", s=22, facecolor="#dddddd", edgecolor="black",
                  linewidth=0.5, label="other outfits")
@@ -133,9 +137,8 @@ def training_curve(history, path, title=None):
     if not epochs:
         raise ConfigError("the training history has no epoch", where="training curve",
                           fix="plot a run that trained for at least one epoch")
-    plt = pyplot()
     valid = {k: v for k, v in (history.get("valid") or {}).items() if any(x is not None for x in v)}
-    figure, axes = plt.subplots(1, 2 if valid else 1, figsize=(10 if valid else 5.5, 3.8), squeeze=False)
+    figure, axes = figure_grid(1, 2 if valid else 1, figsize=(10 if valid else 5.5, 3.8))
     loss_axis = axes[0][0]
     for name, values in history["loss"].items():
         loss_axis.plot(epochs, values, marker="o", label=name)
@@ -177,9 +180,8 @@ def model_comparison(panels, path, title=None, ylabel="test x 100"):
     panels = [(name, values) for name, values in panels if values]
     if not panels:
         raise ConfigError("no results to draw", where="comparison picture", fix="compare at least one model")
-    plt = pyplot()
     width = max(3.0, 0.65 * max(len(values) for _, values in panels) + 1.2)
-    figure, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 3.8), squeeze=False)
+    figure, axes = figure_grid(1, len(panels), figsize=(width * len(panels), 3.8))
     for axis, (name, values) in zip(axes[0], panels):
         models = list(values)
         means = np.array([values[m][0] for m in models], dtype=float)  # [models]

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
 from recbole_outfit.evaluator.collector import PerUserCollector
-from recbole_outfit.plots.draw import pyplot, training_curve
+from recbole_outfit.plots.draw import require_matplotlib, training_curve
 from recbole_outfit.report import write_json_atomic
 from recbole_outfit.trainer.checkpointing import CheckpointMixin
 from recbole_outfit.trainer.precision import MixedPrecisionMixin
@@ -84,7 +84,7 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
         if self.config["plot"]:
-            pyplot()  # a missing matplotlib is reported before training, not after
+            require_matplotlib()  # a missing matplotlib is reported before training, not after
         result = super().fit(train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress,
                              callback_fn=callback_fn)
         if self.config["plot"] and not self.config["local_rank"]:
