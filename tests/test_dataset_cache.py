@@ -135,6 +135,23 @@ def test_a_changed_converted_dataset_is_not_reused(workspace, run_dir, data_root
     assert len(cache_files(data_root)) == 2
 
 
+def test_other_files_beside_the_dataset_do_not_make_it_stale(workspace, run_dir, data_root, caplog):
+    """A neighbour table of the ``replace`` stage, its sidecar, a lock: written beside the atomic files while
+    runs go on, they are not what the dataset is processed from (they once made every cache stale)."""
+    config = config_for(workspace, run_dir, data_root)
+    create_dataset(config)
+    folder = data_root / DATASET
+    for name in (f"{DATASET}.neighbours-0123456789ab.npz", f"{DATASET}.neighbours-0123456789ab.npz.sha256",
+                 f"{DATASET}.neighbours-0123456789ab.npz.lock"):
+        (folder / name).write_bytes(b"written by a stage")
+    _, logged = load_logged(config, caplog)
+    assert logged[0].startswith("Dataset cache used")
+    item = folder / f"{DATASET}.item"  # an atomic file RecBole reads: a change still counts
+    item.write_text(item.read_text() + "\n")
+    _, logged = load_logged(config, caplog)
+    assert any("is stale (changed: files)" in line for line in logged)
+
+
 @pytest.mark.parametrize("damage", ["flip a byte", "cut short", "no sidecar"])
 def test_a_damaged_cache_is_detected_and_rebuilt(workspace, run_dir, data_root, caplog, damage):
     config = config_for(workspace, run_dir, data_root)

@@ -80,16 +80,23 @@ def settings_of(config):
     return json.loads(json.dumps({k: config[k] for k in SETTINGS}, sort_keys=True, default=str))
 
 
+def atomic_file_names(folder, config):
+    """The atomic text files RecBole reads from ``folder``: ``<dataset>[.<split>].<suffix>`` for the ``inter``,
+    ``item`` and ``user`` suffixes and ``additional_feat_suffix`` (``garment``). What else the folder holds (the
+    manifest, whose signature is checked on its own, the image store, caches, neighbour tables of the
+    ``replace`` stage, sidecars, locks) is not what the dataset is processed from."""
+    dataset = config["dataset"]
+    suffixes = {"inter", "item", "user", *(config["additional_feat_suffix"] or [])}
+    return [name for name in sorted(os.listdir(folder))
+            if name.startswith(f"{dataset}.") and name.rsplit(".", 1)[-1] in suffixes
+            and os.path.isfile(os.path.join(folder, name))]
+
+
 def data_of(config):
     """What the processed dataset is made from besides the settings: the converted files and the code."""
     folder, dataset = config["data_path"], config["dataset"]
     manifest = read_manifest(folder, dataset) or {}
-    files = {}
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        if (name.startswith(f"{dataset}.") and ".processed-" not in name and not name.endswith(".npy")
-                and os.path.isfile(path)):
-            files[name] = file_digest(path)
+    files = {name: file_digest(os.path.join(folder, name)) for name in atomic_file_names(folder, config)}
     code = {os.path.basename(path): file_digest(path) for path in (dataset_module.__file__, polyvore.__file__, __file__)}
     return {"format": FORMAT_VERSION, "recbole": recbole.__version__, "code": code,
             "manifest_signature": manifest.get("signature"), "files": files}
