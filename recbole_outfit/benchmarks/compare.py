@@ -14,7 +14,8 @@ Each finished (model, seed) run is kept as ``<checkpoint_dir>/compare/<dataset>/
 evaluation settings: ``test_hard`` and the cold-start keys). A comparison reuses such a run instead of training
 it again, so an interrupted comparison resumes where it stopped, and a table over a subset of the models or
 seeds (``--seeds=1`` for a quick table, ``--seeds=3`` later) costs only the runs it lacks. A single run
-(``--model=NPair`` alone) keeps its result there as well, so a comparison reuses it.
+(``--model=NPair`` alone) keeps its result there as well, so a comparison reuses it. Comparisons running side by
+side train a shared run once: the second waits for the first (``recbole_outfit.exclusive``), as for stages.
 """
 
 import csv
@@ -35,6 +36,7 @@ from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import metric_label
+from recbole_outfit.exclusive import one_builder
 from recbole_outfit.pipeline import RESULT_ONLY_KEYS, STAGES, fingerprint, train_and_test
 from recbole_outfit.plots.draw import model_comparison
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
@@ -112,11 +114,15 @@ def finished_or_new_run(config, train, label):
     come back in one form, read from the kept JSON file (its keys are strings)."""
     path = finished_run_path(config)
     reused = os.path.isfile(path)
+    if not reused:  # one process at a time trains it: another that wants the same run waits, then reuses it
+        with one_builder(path, on_wait=lambda pid: getLogger().info(
+                f"{label}: waiting for process {pid or '(unknown)'}, which is training this run; it will be reused")):
+            reused = os.path.isfile(path)
+            if not reused:
+                getLogger().info(f"{label}: training")
+                write_json_atomic(path, train())
     if reused:
         getLogger().info(f"{label}: reusing the finished run {path}")
-    else:
-        getLogger().info(f"{label}: training")
-        write_json_atomic(path, train())
     with open(path, "r", encoding="utf-8") as f:
         return json.load(f), reused, path
 

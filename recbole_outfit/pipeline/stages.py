@@ -45,6 +45,7 @@ from recbole_outfit.data.garment_pool import ATTRIBUTES, draw_pool
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.data.synthetic import GENERATOR_VERSION, WORLD_FILE, load_world
 from recbole_outfit.errors import ConfigError
+from recbole_outfit.exclusive import one_builder
 from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoader, neighbour_table, training_garments
 from recbole_outfit.model.backbone_weights import check_weights_file, imagenet_weights_file, read_backbone_weights
 from recbole_outfit.model.distillation import FrozenTeacher
@@ -97,6 +98,17 @@ class Stage:
                     os.remove(leftover)
         return False
 
+    def reuse_or_build(self, path, build):
+        """``path``, reused when :meth:`cached`, else made by ``build()`` (which writes it). One process at a
+        time builds it: another run that wants the same artifact meanwhile waits, then reuses it."""
+        if self.cached(path):
+            return path
+        with one_builder(path, on_wait=lambda pid: self.log(
+                f"waiting for process {pid or '(unknown)'}, which is building {path}; it will be reused")):
+            if not self.cached(path):
+                build()
+        return path
+
 
 PRETRAIN_VERSION = 1  # bump when the pretraining task or its training loop changes (cached features rebuild)
 
@@ -148,8 +160,10 @@ class BackboneStage(Stage):
         settings = self.settings(pretrain_config)
         folder = os.path.join(pretrain_config["checkpoint_dir"], "stages", "pretrain")
         path = os.path.join(folder, f"AlexNet-features-{settings_fingerprint(settings)}.pth")
-        if self.cached(path):
-            return path
+        return self.reuse_or_build(path, lambda: self._pretrain(pretrain_config, settings, path))
+
+    def _pretrain(self, pretrain_config, settings, path):
+        folder = os.path.dirname(path)
         head = pretrain_config["pretrain_head"]
         layers = "convolutional features and fc6 / fc7" if head == "classifier" else "convolutional features"
         self.log(f"pretraining AlexNet's {layers} to name category, colour, pattern and shape of "
@@ -171,7 +185,6 @@ class BackboneStage(Stage):
                                                 "seconds": round(time.time() - started, 1)})
         sign(path)
         self.log(f"held-out attribute accuracy {accuracy} after {time.time() - started:.0f}s, kept as {path}")
-        return path
 
     def load(self, config, path, train_dataset):
         return read_backbone_weights(path)
@@ -212,9 +225,11 @@ class TeacherStage(Stage):
         ensure_atomic_dataset(teacher_config)  # the fingerprint reads the converted dataset's manifest
         folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
         path = os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
-        if self.cached(path):
-            return path
-        self.log(f"training a Teacher ({teacher_config['backbone']}) on {config['dataset']} with validation split "
+        return self.reuse_or_build(path, lambda: self._train(teacher_config, train, path))
+
+    def _train(self, teacher_config, train, path):
+        folder = os.path.dirname(path)
+        self.log(f"training a Teacher ({teacher_config['backbone']}) on {teacher_config['dataset']} with validation split "
                  f"{teacher_config['valid_split']}")
         result = train(teacher_config, saved=True)
         os.makedirs(folder, exist_ok=True)
@@ -223,7 +238,6 @@ class TeacherStage(Stage):
         write_json_atomic(path[:-4] + ".json", result)
         sign(path)
         self.log(f"test user_auc {result['test_result']['user_auc']:.4f}, kept as {path}")
-        return path
 
     def load(self, config, path, train_dataset):
         if self.oracle(config):
@@ -251,8 +265,9 @@ class NeighbourStage(Stage):
         ae_config = self.stage_config(config)
         dataset = create_dataset(ae_config)
         path = os.path.join(ae_config["data_path"], f"{config['dataset']}.neighbours-{fingerprint(ae_config)}.npz")
-        if self.cached(path):
-            return path
+        return self.reuse_or_build(path, lambda: self._train(ae_config, dataset, path))
+
+    def _train(self, ae_config, dataset, path):
         train_part = dataset.build()[0]
         garments = training_garments(train_part)
         self.log(f"training the garment autoencoder on {len(garments)} training garments")
@@ -268,7 +283,6 @@ class NeighbourStage(Stage):
             np.savez(f, table=table.numpy(), tokens=np.asarray(tokens, dtype=str))
         sign(path)
         self.log(f"{ae_config['replace_neighbours']} neighbours for {len(garments)} garments kept as {path}")
-        return path
 
     def load(self, config, path, train_dataset):
         return load_neighbour_table(path, train_dataset)

@@ -1,0 +1,63 @@
+"""One process at a time builds an artifact; the others wait for it and reuse what it built.
+
+Two runs started side by side often need the same expensive artifact: ``--model=FND`` and ``--model=FNDCL`` of
+one seed need the same teacher stage, two comparisons spreading seeds over processes may share a run. Writes are
+atomic anyway (``recbole_outfit.atomic``), so without a lock both would train it and the last one to finish
+would replace the other's equal file: correct, but hours of duplicated work. With :func:`one_builder` the
+second process waits for the first and then finds the artifact cached.
+
+The lock is ``fcntl.flock`` on ``<artifact>.lock``: the system releases it when the holding process ends, killed
+or not, so a lock is never stale and the small ``.lock`` file left beside the artifact means nothing by itself.
+Where ``fcntl`` does not exist (Windows) there is no lock and each process builds for itself, as before. Like
+the temporary names of ``recbole_outfit.atomic``, the lock is local: runs on several machines sharing a network
+folder are not serialized.
+"""
+
+import contextlib
+import os
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; every process builds for itself
+    fcntl = None
+
+
+def lock_holder(lock_file):
+    """The process id written in ``lock_file`` by the process holding it, or None when unreadable."""
+    try:
+        with open(lock_file, "r", encoding="ascii") as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+@contextlib.contextmanager
+def one_builder(path, on_wait=None):
+    """Hold the lock of the artifact ``path`` for the block (see the module docstring).
+
+    Check for the cached artifact again inside the block: the process that held the lock before may have
+    built it. ``on_wait(holder_pid or None)`` is called once when another process holds the lock, before
+    waiting for it (to tell the user why nothing seems to happen).
+    """
+    if fcntl is None:
+        yield
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    lock_file = path + ".lock"
+    with open(lock_file, "a+", encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(lock_holder(lock_file))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
