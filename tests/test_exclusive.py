@@ -24,12 +24,18 @@ def hold_the_lock(path, held, seconds):
             f.write("built by the first process")
 
 
-def test_a_second_process_waits_for_the_holder_and_is_told_who_it_is(tmp_path):
-    path = str(tmp_path / "artifact.pth")
+def started_holder(path, seconds):
+    """A process that holds the lock of ``path`` for ``seconds``, then builds it; returned once it holds it."""
     held = FORK.Event()
-    holder = FORK.Process(target=hold_the_lock, args=(path, held, 1.0))
+    holder = FORK.Process(target=hold_the_lock, args=(path, held, seconds))
     holder.start()
     assert held.wait(30)
+    return holder
+
+
+def test_a_second_process_waits_for_the_holder_and_is_told_who_it_is(tmp_path):
+    path = str(tmp_path / "artifact.pth")
+    holder = started_holder(path, 1.0)
     waited_for = []
     with one_builder(path, on_wait=waited_for.append):
         assert os.path.isfile(path)  # the holder finished before this block began
@@ -42,10 +48,7 @@ def test_a_second_process_waits_for_the_holder_and_is_told_who_it_is(tmp_path):
 
 def test_a_lock_of_a_killed_process_is_not_stale(tmp_path):
     path = str(tmp_path / "artifact.pth")
-    held = FORK.Event()
-    holder = FORK.Process(target=hold_the_lock, args=(path, held, 60.0))
-    holder.start()
-    assert held.wait(30)
+    holder = started_holder(path, 60.0)
     holder.kill()
     holder.join(30)
     started = time.time()
