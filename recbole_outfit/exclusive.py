@@ -6,11 +6,11 @@ atomic anyway (``recbole_outfit.atomic``), so without a lock both would train it
 would replace the other's equal file: correct, but hours of duplicated work. With :func:`one_builder` the
 second process waits for the first and then finds the artifact cached.
 
-The lock is ``fcntl.flock`` on ``<artifact>.lock``: the system releases it when the holding process ends, killed
-or not, so a lock is never stale and the small ``.lock`` file left beside the artifact means nothing by itself.
-Where ``fcntl`` does not exist (Windows) there is no lock and each process builds for itself, as before. Like
-the temporary names of ``recbole_outfit.atomic``, the lock is local: runs on several machines sharing a network
-folder are not serialized.
+The lock is ``fcntl.flock`` on ``<artifact>.lock``, which its holder removes when done. The system releases a
+lock when the holding process ends, killed or not, so a lock is never stale: a ``.lock`` file a killed process
+left behind is locked and removed by the next builder. Where ``fcntl`` does not exist (Windows) there is no
+lock and each process builds for itself, as before. Like the temporary names of ``recbole_outfit.atomic``, the
+lock is local: runs on several machines sharing a network folder are not serialized.
 """
 
 import contextlib
@@ -43,21 +43,38 @@ def one_builder(path, on_wait=None):
     if fcntl is None:
         yield
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     lock_file = path + ".lock"
-    with open(lock_file, "a+", encoding="ascii") as handle:
+    handle = _locked(lock_file, on_wait)
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):  # still holding it: a waiter on this file sees it gone
+            os.unlink(lock_file)  # and locks a fresh one
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _locked(lock_file, on_wait):
+    """An open handle of ``lock_file`` holding its exclusive lock, the file still in place. A holder removes the
+    file before it lets go, so a process that waited on the removed file tries again on the current one."""
+    told = False
+    while True:
+        handle = open(lock_file, "a+", encoding="ascii")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if on_wait is not None:
+            if on_wait is not None and not told:
                 on_wait(lock_holder(lock_file))
+                told = True
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if os.stat(lock_file).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()  # locked a file its holder had removed: lock the current one

@@ -44,6 +44,7 @@ def test_a_second_process_waits_for_the_holder_and_is_told_who_it_is(tmp_path):
     with one_builder(path, on_wait=waited_for.append):  # free now: no wait
         pass
     assert waited_for == [holder.pid]
+    assert not os.path.exists(path + ".lock")  # each holder removes the lock file when done
 
 
 def test_a_lock_of_a_killed_process_is_not_stale(tmp_path):
@@ -51,10 +52,11 @@ def test_a_lock_of_a_killed_process_is_not_stale(tmp_path):
     holder = started_holder(path, 60.0)
     holder.kill()
     holder.join(30)
+    assert os.path.isfile(path + ".lock")  # left behind by the killed holder
     started = time.time()
     with one_builder(path):
         assert time.time() - started < 10  # the system released the dead holder's lock
-    assert os.path.isfile(path + ".lock") and not os.path.isfile(path)
+    assert not os.path.exists(path + ".lock") and not os.path.isfile(path)
 
 
 class CountingStage(Stage):
@@ -75,10 +77,10 @@ def want_the_stage(path, counter, start):
     CountingStage().reuse_or_build(path, lambda: build_counted(path, counter))
 
 
-def test_two_runs_wanting_one_stage_build_it_once(tmp_path):
+def test_three_runs_wanting_one_stage_build_it_once(tmp_path):
     path, counter = str(tmp_path / "Teacher-abc.pth"), str(tmp_path / "builds.txt")
     start = FORK.Event()
-    runs = [FORK.Process(target=want_the_stage, args=(path, counter, start)) for _ in range(2)]
+    runs = [FORK.Process(target=want_the_stage, args=(path, counter, start)) for _ in range(3)]
     for run in runs:
         run.start()
     start.set()
@@ -87,7 +89,7 @@ def test_two_runs_wanting_one_stage_build_it_once(tmp_path):
         assert run.exitcode == 0
     with open(counter, encoding="utf-8") as f:
         assert len(f.read().split()) == 1
-    assert CountingStage().cached(path)
+    assert CountingStage().cached(path) and not os.path.exists(path + ".lock")
 
 
 def want_the_run(counter, start, results):
