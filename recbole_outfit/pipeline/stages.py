@@ -229,8 +229,8 @@ class TeacherStage(Stage):
 
     def _train(self, teacher_config, train, path):
         folder = os.path.dirname(path)
-        self.log(f"training a Teacher ({teacher_config['backbone']}) on {teacher_config['dataset']} with validation split "
-                 f"{teacher_config['valid_split']}")
+        self.log(f"training a Teacher ({teacher_config['backbone']}) on {teacher_config['dataset']} with validation "
+                 f"split {teacher_config['valid_split']}")
         result = train(teacher_config, saved=True)
         os.makedirs(folder, exist_ok=True)
         with open(result["checkpoint"], "rb") as source, atomic_write(path, "wb") as target:
