@@ -3,8 +3,8 @@
 Two runs started side by side often need the same expensive artifact: ``--model=FND`` and ``--model=FNDCL`` of
 one seed need the same teacher stage, two comparisons spreading seeds over processes may share a run. Writes are
 atomic anyway (``recbole_outfit.atomic``), so without a lock both would train it and the last one to finish
-would replace the other's equal file: correct, but hours of duplicated work. With :func:`one_builder` the
-second process waits for the first and then finds the artifact cached.
+would replace the other's equal file: correct, but hours of duplicated work. With :func:`build_once` the
+second process waits for the first and then finds the artifact built.
 
 The lock is ``fcntl.flock`` on ``<artifact>.lock``, which its holder removes when done. The system releases a
 lock when the holding process ends, killed or not, so a lock is never stale: a ``.lock`` file a killed process
@@ -57,6 +57,19 @@ def one_builder(path, on_wait=None):
             os.unlink(lock_file)  # and locks a fresh one
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def build_once(path, is_built, build, on_wait=None):
+    """Make sure the artifact ``path`` is built: nothing to do when ``is_built(path)``, else ``build()`` under
+    :func:`one_builder`, after checking ``is_built(path)`` again (the process this one waited for may have built
+    it meanwhile). Returns True when this process built it, False when it was built already."""
+    if is_built(path):
+        return False
+    with one_builder(path, on_wait=on_wait):
+        if is_built(path):
+            return False
+        build()
+        return True
 
 
 def _locked(lock_file, on_wait):

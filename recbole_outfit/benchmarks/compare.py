@@ -36,7 +36,7 @@ from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import metric_label
-from recbole_outfit.exclusive import one_builder
+from recbole_outfit.exclusive import build_once
 from recbole_outfit.pipeline import RESULT_ONLY_KEYS, STAGES, fingerprint, train_and_test
 from recbole_outfit.plots.draw import model_comparison
 from recbole_outfit.report import format_table, machine_description, write_json_atomic
@@ -113,14 +113,14 @@ def finished_or_new_run(config, train, label):
     of ``train()`` (a call that runs it), kept first. ``label`` names the run in the log. New and reused results
     come back in one form, read from the kept JSON file (its keys are strings)."""
     path = finished_run_path(config)
-    reused = os.path.isfile(path)
-    if not reused:  # one process at a time trains it: another that wants the same run waits, then reuses it
-        with one_builder(path, on_wait=lambda pid: getLogger().info(
-                f"{label}: waiting for process {pid or '(unknown)'}, which is training this run; it will be reused")):
-            reused = os.path.isfile(path)
-            if not reused:
-                getLogger().info(f"{label}: training")
-                write_json_atomic(path, train())
+
+    def train_and_keep():
+        getLogger().info(f"{label}: training")
+        write_json_atomic(path, train())
+
+    # one process at a time trains it: another that wants the same run waits, then reuses it
+    reused = not build_once(path, os.path.isfile, train_and_keep, on_wait=lambda pid: getLogger().info(
+        f"{label}: waiting for process {pid or '(unknown)'}, which is training this run; it will be reused"))
     if reused:
         getLogger().info(f"{label}: reusing the finished run {path}")
     with open(path, "r", encoding="utf-8") as f:

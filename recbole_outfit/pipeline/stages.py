@@ -45,7 +45,7 @@ from recbole_outfit.data.garment_pool import ATTRIBUTES, draw_pool
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.data.synthetic import GENERATOR_VERSION, WORLD_FILE, load_world
 from recbole_outfit.errors import ConfigError
-from recbole_outfit.exclusive import one_builder
+from recbole_outfit.exclusive import build_once
 from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoader, neighbour_table, training_garments
 from recbole_outfit.model.backbone_weights import check_weights_file, imagenet_weights_file, read_backbone_weights
 from recbole_outfit.model.distillation import FrozenTeacher
@@ -101,12 +101,8 @@ class Stage:
     def reuse_or_build(self, path, build):
         """``path``, reused when :meth:`cached`, else made by ``build()`` (which writes it). One process at a
         time builds it: another run that wants the same artifact meanwhile waits, then reuses it."""
-        if self.cached(path):
-            return path
-        with one_builder(path, on_wait=lambda pid: self.log(
-                f"waiting for process {pid or '(unknown)'}, which is building {path}; it will be reused")):
-            if not self.cached(path):
-                build()
+        build_once(path, self.cached, build, on_wait=lambda pid: self.log(
+            f"waiting for process {pid or '(unknown)'}, which is building {path}; it will be reused"))
         return path
 
 
