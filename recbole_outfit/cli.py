@@ -9,9 +9,11 @@ import argparse
 import sys
 from contextlib import contextmanager
 
-from recbole_outfit.benchmarks.compare import compare, keep_finished_run, parse_model_spec, split_model_specs
 from recbole_outfit.config import Config
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
+from recbole_outfit.experiments.compare import compare
+from recbole_outfit.pipeline.finished_runs import keep_finished_run
+from recbole_outfit.pipeline.model_spec import parse_model_spec, split_model_specs
 from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
 from recbole_outfit.report import command_text
 

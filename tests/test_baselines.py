@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from recbole_outfit.benchmarks.compare import compare
+from recbole_outfit.experiments.compare import compare
 from recbole_outfit.config import Config
 from recbole_outfit.model.fhn import PairwiseCodes
 from recbole_outfit.quick_start import run_recbole_outfit
@@ -47,20 +47,7 @@ def test_fhn_pairwise_codes():
         assert torch.allclose(out[m, 6], torch.stack(pairs).mean() / 6, atol=1e-5)
 
 
-def test_a_model_list_keeps_commas_inside_a_settings_value():
-    from recbole_outfit.benchmarks.compare import split_model_specs
-
-    text = "NPair,FND:teacher=trained;teacher_config={'seed': 2020, 'epochs': 30},LPAE:lpae_variant=g,"
-    assert split_model_specs(text) == ["NPair", "FND:teacher=trained;teacher_config={'seed': 2020, 'epochs': 30}",
-                                       "LPAE:lpae_variant=g"]
-    assert split_model_specs("FNDCL") == ["FNDCL"]
-    assert split_model_specs("A:x=[1, 2],B:y=(3, 4)") == ["A:x=[1, 2]", "B:y=(3, 4)"]
-
-
 def test_model_specs_and_extra_tables(workspace, run_dir):
-    from recbole_outfit.benchmarks.compare import parse_model_spec
-
-    assert parse_model_spec("LPAE:lpae_variant=g;lpae_anchors=2") == ("LPAE", {"lpae_variant": "g", "lpae_anchors": "2"})
     config = tiny_config(workspace, run_dir, backbone="XS", test_hard=True, cold_dataset="synthetic53", cold_repeats=2)
     compare(["LPAE", "LPAE:lpae_variant=g"], "synthetic630", config_dict=config, out_dir=str(run_dir / "results"))
     markdown = open(run_dir / "results" / "synthetic630.md").read()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recbole_outfit.benchmarks.compare import write_tables
+from recbole_outfit.experiments.compare import write_tables
 from recbole_outfit.errors import ConfigError
 
 
@@ -28,7 +28,7 @@ def test_two_metrics_are_both_named(tmp_path):
 def test_the_picture_has_a_panel_per_column_and_cold_start_k(tmp_path, monkeypatch):
     """``<dataset>.png`` beside the tables, shown by the markdown: AUC, NDCG and each cold-start K (weighted)."""
     pytest.importorskip("matplotlib", reason="the plot extra is not installed")
-    from recbole_outfit.benchmarks import compare
+    from recbole_outfit.experiments import compare
 
     drawn = {}
     real = compare.model_comparison
@@ -53,7 +53,7 @@ def test_the_picture_has_a_panel_per_column_and_cold_start_k(tmp_path, monkeypat
 @pytest.mark.parametrize("problem", [ConfigError("pictures need matplotlib", where="plot", fix="install it"),
                                      ValueError("a drawing error")])
 def test_a_picture_that_cannot_be_drawn_costs_only_the_picture(problem, tmp_path, monkeypatch):
-    from recbole_outfit.benchmarks import compare
+    from recbole_outfit.experiments import compare
 
     def failing(*args, **kwargs):
         raise problem

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from recbole_outfit.benchmarks import compare
 from recbole_outfit.exclusive import fcntl, one_builder
+from recbole_outfit.pipeline import finished_runs
 from recbole_outfit.pipeline.stages import Stage
 from recbole_outfit.verified import sign
 
@@ -101,13 +101,13 @@ def want_the_run(counter, start, results):
             f.write(f"{os.getpid()}\n")
         return {"test_result": {"user_auc": 0.75}}
 
-    result, reused, _ = compare.finished_or_new_run(None, train, "[test] NPair, seed 2020")
+    result, reused, _ = finished_runs.finished_or_new_run(None, train, "[test] NPair, seed 2020")
     results.put((result, reused))
 
 
 def test_two_comparisons_sharing_a_run_train_it_once(tmp_path, monkeypatch):
     kept = str(tmp_path / "compare" / "toy" / "NPair-seed2020-abc.json")
-    monkeypatch.setattr(compare, "finished_run_path", lambda config: kept)  # no dataset needed for the lock
+    monkeypatch.setattr(finished_runs, "finished_run_path", lambda config: kept)  # no dataset needed for the lock
     os.makedirs(os.path.dirname(kept))
     counter, start, results = str(tmp_path / "trainings.txt"), FORK.Event(), FORK.Queue()
     runs = [FORK.Process(target=want_the_run, args=(counter, start, results)) for _ in range(2)]

@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import tiny_config
 
-from recbole_outfit.benchmarks import hyper
+from recbole_outfit.experiments import hyper
 from recbole_outfit.errors import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

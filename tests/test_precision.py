@@ -88,7 +88,7 @@ def test_losses_compute_in_float32_inside_autocast():
 
 
 def test_amp_on_cpu_is_ignored_with_one_log_line_and_the_run_works(workspace, run_dir, caplog, monkeypatch):
-    # a CPU machine, also where CUDA is there (benchmarks/gpu.sh runs this file on a GPU; RecBole 1.2.1 picks
+    # a CPU machine, also where CUDA is there (scripts/gpu.sh runs this file on a GPU; RecBole 1.2.1 picks
     # cuda whenever it is available, whatever use_gpu says)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = Config("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, enable_amp=True))
@@ -112,7 +112,7 @@ def test_amp_policy_on_cuda(monkeypatch, bf16, expected):
     assert amp_dtype({"enable_amp": False}, "cuda:0") is None
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (benchmarks/gpu.sh runs it)")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (scripts/gpu.sh runs it)")
 def test_amp_run_on_cuda(workspace, run_dir):
     """On CUDA: bfloat16 autocast (float16 + scaler without bf16), a full run works, and AMP scores stay
     close to float32 scores of the same weights."""

@@ -14,8 +14,8 @@ import pytest
 
 PACKAGE = "recbole_outfit"
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), PACKAGE)
-TOP = ("recbole_outfit.quick_start", "recbole_outfit.pipeline", "recbole_outfit.benchmarks", "recbole_outfit.cli",
-       "recbole_outfit.recommend", "recbole_outfit.serve", "recbole_outfit.plots.__main__")
+TOP = ("recbole_outfit.quick_start", "recbole_outfit.pipeline", "recbole_outfit.benchmarks", "recbole_outfit.experiments",
+       "recbole_outfit.cli", "recbole_outfit.recommend", "recbole_outfit.serve", "recbole_outfit.plots.__main__")
 BELOW_PIPELINE = ("recbole_outfit.model", "recbole_outfit.data", "recbole_outfit.evaluator", "recbole_outfit.trainer",
                   "recbole_outfit.errors", "recbole_outfit.compat", "recbole_outfit.report", "recbole_outfit.atomic",
                   "recbole_outfit.settings", "recbole_outfit.config", "recbole_outfit.utils", "recbole_outfit.validation",

@@ -328,7 +328,7 @@ def report(runs, loading, steps, scoring, facts, amp):
         lines += ["On this CPU machine other jobs shared the cores while it ran (each measurement is one thread "
                   "unless the command says otherwise), so only the ratios within this file are meaningful, not "
                   "its seconds. Mixed precision is a CUDA path (`enable_amp` is ignored on CPU) and has no row "
-                  "here; `benchmarks/gpu.sh` measures it on a GPU.", ""]
+                  "here; `scripts/gpu.sh` measures it on a GPU.", ""]
     if loading:
         table, speedups = load_table(loading)
         lines += table

@@ -1,7 +1,7 @@
 """The run pipeline: the stages a model needs, then data, model, RecBole's Trainer, test and results.
 
-``quick_start`` (the entry points) and the benchmarks sit above it; models, data, evaluator and trainer
-below it never import it. See ``docs/architecture.md``.
+``quick_start`` (the entry points), the experiments and the benchmarks sit above it; models, data, evaluator
+and trainer below it never import it. See ``docs/architecture.md``.
 """
 
 from recbole_outfit.pipeline.keys import RESULT_ONLY_KEYS, fingerprint, stage_config

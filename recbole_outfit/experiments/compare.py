@@ -9,17 +9,14 @@ mean +- std over seeds, the best mean in bold, the dataset statistics and the se
 the ``Teacher`` row is the teacher the students of that seed distil from (trained once by the teacher stage
 and reused), and the ``replace`` neighbour table is built once.
 
-Each finished (model, seed) run is kept as ``<checkpoint_dir>/compare/<dataset>/<model>-seed<k>-<fingerprint>.json``
-(the fingerprint covers every setting that changes what the model learns, the dataset's conversion, and the
-evaluation settings: ``test_hard`` and the cold-start keys). A comparison reuses such a run instead of training
-it again, so an interrupted comparison resumes where it stopped, and a table over a subset of the models or
-seeds (``--seeds=1`` for a quick table, ``--seeds=3`` later) costs only the runs it lacks. A single run
-(``--model=NPair`` alone) keeps its result there as well, so a comparison reuses it. Comparisons running side by
-side train a shared run once: the second waits for the first (``recbole_outfit.exclusive``), as for stages.
+Each finished (model, seed) run is kept by fingerprint (``recbole_outfit.pipeline.finished_runs``) and reused
+instead of training it again, so an interrupted comparison resumes where it stopped, and a table over a subset of
+the models or seeds (``--seeds=1`` for a quick table, ``--seeds=3`` later) costs only the runs it lacks. A single
+run (``--model=NPair`` alone) keeps its result there as well, so a comparison reuses it. Comparisons running side
+by side train a shared run once: the second waits for the first.
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -33,13 +30,13 @@ from recbole_outfit.atomic import atomic_write
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.data.convert import read_manifest
-from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import metric_label
-from recbole_outfit.exclusive import build_once
-from recbole_outfit.pipeline import RESULT_ONLY_KEYS, STAGES, fingerprint, train_and_test
+from recbole_outfit.pipeline import STAGES, train_and_test
+from recbole_outfit.pipeline.finished_runs import finished_or_new_run
+from recbole_outfit.pipeline.model_spec import parse_model_spec
 from recbole_outfit.plots.draw import model_comparison
-from recbole_outfit.report import format_table, machine_description, write_json_atomic
+from recbole_outfit.report import format_table, machine_description
 from recbole_outfit.utils import get_model
 
 
@@ -49,46 +46,6 @@ def teacher_row(config):
     path = STAGES["teacher"].build(config, train_and_test)
     with open(path[:-4] + ".json", "r", encoding="utf-8") as f:
         return json.load(f)
-
-
-def split_model_specs(text):
-    """``--model``'s comma-separated list: ``NPair,FND:teacher_config={'seed': 2020, 'epochs': 30}`` -> two specs
-    (a comma inside braces, brackets or parentheses belongs to a setting's value, not to the list)."""
-    specs, depth, current = [], 0, []
-    for char in text:
-        depth += {"{": 1, "[": 1, "(": 1, "}": -1, "]": -1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            specs.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    specs.append("".join(current))
-    return [spec for spec in specs if spec]
-
-
-def parse_model_spec(spec):
-    """``LPAE:lpae_variant=g`` -> ("LPAE", {"lpae_variant": "g"}); a plain name has no settings."""
-    name, _, rest = spec.partition(":")
-    settings = dict(item.split("=", 1) for item in rest.split(";") if item) if rest else {}
-    return name, settings
-
-
-def finished_run_path(config):
-    """Where the result of the run ``config`` describes is kept once finished (see the module docstring)."""
-    ensure_atomic_dataset(config)  # the fingerprint reads the converted dataset's manifest
-    evaluation = json.dumps({k: str(config[k]) for k in RESULT_ONLY_KEYS if k in config}, sort_keys=True)
-    key = hashlib.sha1(f"{fingerprint(config)}|{evaluation}".encode("utf-8")).hexdigest()[:12]
-    return os.path.join(config["checkpoint_dir"], "compare", config["dataset"],
-                        f"{config['model']}-seed{config['seed']}-{key}.json")
-
-
-def keep_finished_run(config, result):
-    """Keep ``result``, the results dict of the run ``config`` describes, where a comparison (or a search) looks
-    for it; returns the path. A single run (``--model=X``) keeps its result here too, so that a later comparison
-    with the same settings reuses it."""
-    path = finished_run_path(config)
-    write_json_atomic(path, result)
-    return path
 
 
 def run_model(spec, dataset, seed, config_file_list, config_dict):
@@ -106,25 +63,6 @@ def run_model(spec, dataset, seed, config_file_list, config_dict):
     result, _, _ = finished_or_new_run(config, lambda: quick_start.run_recbole_outfit(
         model, dataset, config_file_list=config_file_list, config_dict=settings), f"[compare] {spec}, seed {seed}")
     return result
-
-
-def finished_or_new_run(config, train, label):
-    """``(result, reused, path)`` for the run ``config`` describes: a finished run's kept result, else the result
-    of ``train()`` (a call that runs it), kept first. ``label`` names the run in the log. New and reused results
-    come back in one form, read from the kept JSON file (its keys are strings)."""
-    path = finished_run_path(config)
-
-    def train_and_keep():
-        getLogger().info(f"{label}: training")
-        write_json_atomic(path, train())
-
-    # one process at a time trains it: another that wants the same run waits, then reuses it
-    reused = not build_once(path, os.path.isfile, train_and_keep, on_wait=lambda pid: getLogger().info(
-        f"{label}: waiting for process {pid or '(unknown)'}, which is training this run; it will be reused"))
-    if reused:
-        getLogger().info(f"{label}: reusing the finished run {path}")
-    with open(path, "r", encoding="utf-8") as f:
-        return json.load(f), reused, path
 
 
 SHOWN_SETTINGS = ("backbone", "epochs", "train_batch_size", "learner", "learning_rate", "train_neg_sample_num",

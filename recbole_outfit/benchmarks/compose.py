@@ -1,6 +1,6 @@
 """How good and how fast is ``compose``? Recall of the brute-force top-k, and time at Polyvore-630 size.
 
-    python -m recbole_outfit.recommend.benchmark --checkpoint PATH [--users 10] [--pool 40] [--k 10]
+    python -m recbole_outfit.benchmarks.compose --checkpoint PATH [--users 10] [--pool 40] [--k 10]
         [--polyvore_garments 139661] [--out results/compose]
 
 1. **Recall** (on the checkpoint's own catalogue): for ``--users`` users (seeded) and a random sub-catalogue of
@@ -119,7 +119,7 @@ def encoding_rate(rec):
 
 @exits_2_on_user_error
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m recbole_outfit.recommend.benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m recbole_outfit.benchmarks.compose", description=__doc__)
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--users", type=int, default=10, help="users measured (seeded draw)")
     parser.add_argument("--pool", type=int, default=40, help="garments per category in the recall sub-catalogue")
@@ -159,7 +159,7 @@ def run(args):
           f"{full[name]['seconds']:.2f}", f"{big['search_seconds'][name]:.2f}"] for name, r in recall.items()])
     lines = [
         f"# compose: bounded search vs brute force ({rec.config['model']} on {rec.config['dataset']})", "",
-        f"Command: `python -m recbole_outfit.recommend.benchmark --checkpoint {args.checkpoint} --users {args.users} "
+        f"Command: `python -m recbole_outfit.benchmarks.compose --checkpoint {args.checkpoint} --users {args.users} "
         f"--pool {args.pool} --k {args.k} --polyvore_garments {args.polyvore_garments} --seed {args.seed}`", "",
         f"* sub-catalogue: {n} garments per category drawn at random ({n ** 3:,} outfits); brute force scores every "
         f"one: {np.mean(brute_seconds):.1f} s per user; {len(users)} users.",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # GPU checks of the scale work, in one go on a CUDA machine (run from the repository root):
 #
-#   bash benchmarks/gpu.sh                      # about 10 minutes on one H100 with 16 cores
-#   FULL_SIZE=1 bash benchmarks/gpu.sh          # also the 224 px store (about 21 GB of disk, +10 minutes)
-#   LOAD_REPEATS=0 SCORE_REPEATS=3 AMP_DATASET=synthetic630full AMP_EPOCHS=1 bash benchmarks/gpu.sh
+#   bash scripts/gpu.sh                      # about 10 minutes on one H100 with 16 cores
+#   FULL_SIZE=1 bash scripts/gpu.sh          # also the 224 px store (about 21 GB of disk, +10 minutes)
+#   LOAD_REPEATS=0 SCORE_REPEATS=3 AMP_DATASET=synthetic630full AMP_EPOCHS=1 bash scripts/gpu.sh
 #                                               # a short lease: about 4 minutes on one H200 with 16 cores
 #
 # 1. the CUDA tests of mixed precision and channels-last (tests/test_precision.py);
@@ -41,7 +41,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 import sys
 import torch
 if not torch.cuda.is_available():
-    sys.exit("benchmarks/gpu.sh needs a CUDA device: torch.cuda.is_available() is False")
+    sys.exit("scripts/gpu.sh needs a CUDA device: torch.cuda.is_available() is False")
 print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}, bf16: {torch.cuda.is_bf16_supported()}")
 EOF
 

@@ -22,7 +22,7 @@ validation metric (``valid_metric`` on the model's validation split, as RecBole'
 returns it); the test split is never used to choose, and the best trial's test result is reported at the end.
 
 Each finished trial is kept where a comparison keeps a finished run
-(:func:`recbole_outfit.benchmarks.compare.finished_run_path`: a fingerprint of its settings, the dataset's
+(:func:`recbole_outfit.pipeline.finished_runs.finished_run_path`: a fingerprint of its settings, the dataset's
 conversion and the evaluation keys), so an interrupted search resumes where it stopped and a rerun reuses
 every trial; the search draws its points from a generator seeded by ``seed``, so ``random`` and ``bayes``
 propose the same points again when rerun. Output: RecBole's lines per trial, a table of the trials in the log,
@@ -47,15 +47,12 @@ from hyperopt.base import miscs_update_idxs_vals
 from recbole.trainer.hyper_tuning import HyperTuning, _parameters
 
 from recbole_outfit.atomic import atomic_write
-from recbole_outfit.benchmarks.compare import (
-    DISTILLATION_SETTINGS,
-    SHOWN_SETTINGS,
-    finished_or_new_run,
-)
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config, properties_dir
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error, location
+from recbole_outfit.experiments.compare import DISTILLATION_SETTINGS, SHOWN_SETTINGS
 from recbole_outfit.model.fndcl import FNDCL
+from recbole_outfit.pipeline.finished_runs import finished_or_new_run
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import command_text, format_table, machine_description
 
