@@ -64,7 +64,7 @@ RANGES = {
     "synthetic_garment_scale": POSITIVE,
     "synthetic_image_px": _interval(8), "convert_workers": POSITIVE_INT, "metric_decimal_place": NON_NEGATIVE,
     "pretrain_garments": _interval(2), "pretrain_epochs": POSITIVE_INT, "pretrain_learning_rate": POSITIVE,
-    "pretrain_batch_size": POSITIVE_INT,
+    "pretrain_batch_size": POSITIVE_INT, "gpu_store_budget": NON_NEGATIVE,
 }
 
 

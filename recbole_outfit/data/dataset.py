@@ -341,9 +341,10 @@ class OutfitDataset(Dataset):
     def image_store_path(self):
         return self._path("images.npy")
 
-    def image_store(self, place="auto"):
-        """The garment image store (rows in ``.garment`` order), checked against the garment table."""
-        store = ImageStore(self.image_store_path(), place=place)
+    def image_store(self, place="auto", gpu_budget=None, prefetch=True):
+        """The garment image store (rows in ``.garment`` order), checked against the garment table; the
+        arguments as :class:`~recbole_outfit.data.image_store.ImageStore`'s."""
+        store = ImageStore(self.image_store_path(), place=place, gpu_budget=gpu_budget, prefetch=prefetch)
         if len(store) != len(self.garment_feat):
             raise DataFormatError(
                 f"image store has {len(store)} rows but {self._path('garment')} lists {len(self.garment_feat)} "

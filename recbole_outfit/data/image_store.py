@@ -5,7 +5,13 @@ an LMDB (key = JPEG file name, value = JPEG bytes) with a pool of processes that
 memory-mapped ``.npy`` file, so a training batch later is an index lookup rather than a JPEG decode.
 
 Reading (models): :class:`ImageStore` memory-maps that file and hands out uint8 batches on the model's
-device; with ``place="auto"`` the whole store moves to the GPU once when it fits.
+device. Where the store lives (``image_store_place``):
+
+* ``gpu``: the whole store is copied to the GPU once; a batch is an index on the device;
+* ``cpu``: the store stays a host memory map; each batch is read into pinned memory and copied
+  asynchronously, the next one read ahead in a background thread (:mod:`recbole_outfit.data.host_gather`);
+* ``auto``: ``gpu`` when the device is CUDA and the store fits the GPU budget (``gpu_store_budget`` GiB,
+  or half of the free GPU memory when unset), else ``cpu``. On a CPU run every mode reads from the host.
 """
 
 import multiprocessing
@@ -18,6 +24,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from recbole_outfit.data.host_gather import HostGather
 from recbole_outfit.errors import DataFormatError
 
 JPEG_FOLDER = os.path.join("images", "291x291")
@@ -165,20 +172,23 @@ class ImageStore:
 
     Args:
         path: the ``.npy`` file.
-        place: ``cpu`` (memory-map, copy each batch to the device), ``gpu`` (load the whole store onto the
-            device), or ``auto`` (``gpu`` when the device is CUDA and the store fits in ``gpu_fraction`` of
-            the free GPU memory).
+        place: ``gpu``, ``cpu`` or ``auto`` (see the module docstring).
+        gpu_budget: GiB of GPU memory the store may take under ``auto`` (None: half of the free memory;
+            0: never on the GPU).
+        prefetch: on the host path, read the next batch in a background thread (results are the same).
     """
 
-    def __init__(self, path, place="auto", gpu_fraction=0.5):
+    def __init__(self, path, place="auto", gpu_budget=None, prefetch=True):
         if not os.path.isfile(path):
             raise DataFormatError("image store is missing", where=path,
                                   fix="re-run the converter (python -m recbole_outfit.data.convert ... --force)")
         self.path = path
         self.place = place
-        self.gpu_fraction = gpu_fraction
+        self.gpu_budget = gpu_budget
         self.array = np.load(path, mmap_mode="r")  # [G, 3, S, S] uint8
+        self.host = HostGather(self.array, prefetch=prefetch)
         self.on_device = None  # a torch tensor once moved to a GPU
+        self.stays_on_host = place == "cpu"  # decided: no GPU copy (asked for, or auto found it too large)
 
     @property
     def image_size(self):
@@ -190,18 +200,26 @@ class ImageStore:
     def nbytes(self):
         return self.array.nbytes
 
+    def fits_gpu(self, free_bytes):
+        """Whether ``auto`` puts the store on a GPU with ``free_bytes`` free."""
+        budget = 0.5 * free_bytes if self.gpu_budget is None else self.gpu_budget * 2**30
+        return self.nbytes() <= budget
+
     def to(self, device):
         """Move the whole store onto ``device`` when the placement policy says so."""
         device = torch.device(device)
-        if device.type != "cuda" or self.place == "cpu":
+        if device.type != "cuda" or self.stays_on_host:
             self.on_device = None
             return self
         if self.place == "auto":
             free, _ = torch.cuda.mem_get_info(device)
-            if self.nbytes() > self.gpu_fraction * free:
-                getLogger().info(f"Image store ({self.nbytes() / 2**30:.1f} GiB) stays in host memory: "
-                                 f"more than {self.gpu_fraction:.0%} of free GPU memory")
+            if not self.fits_gpu(free):
+                budget = "half of the free GPU memory" if self.gpu_budget is None else \
+                    f"gpu_store_budget ({self.gpu_budget:g} GiB)"
+                getLogger().info(f"Image store ({self.nbytes() / 2**30:.1f} GiB) stays in host memory: more than "
+                                 f"{budget}; batches come from pinned memory, the next one read ahead")
                 self.on_device = None
+                self.stays_on_host = True  # decided once: later calls do not ask the GPU again
                 return self
         if self.on_device is None or self.on_device.device != device:
             self.on_device = self._copy_to(device)
@@ -221,6 +239,9 @@ class ImageStore:
         """uint8 images ``[len(rows), 3, S, S]`` on ``device`` for the store rows ``rows`` (a LongTensor)."""
         if self.on_device is not None:
             return self.on_device[rows.to(self.on_device.device)]
-        index = rows.cpu().numpy()
-        batch = torch.from_numpy(self.array[index])  # fancy indexing copies out of the memory map
-        return batch.to(device, non_blocking=True)
+        return self.host.gather(rows.cpu().numpy(), device)
+
+    def prefetch(self, rows, device):
+        """Read the rows ``rows`` ahead for a later :meth:`gather` (host path only; a no-op on the GPU path)."""
+        if self.on_device is None:
+            self.host.prefetch(rows.cpu().numpy(), device)

@@ -59,6 +59,7 @@ class FNDCL(OutfitRecommender):
         self.cl_replace_grad = config["cl_replace_grad"]
         self.teacher = teacher
         OutfitAugmenter.check_pair(config["cl_augmentations"])
+        self.augmenter_names = tuple(config["cl_augmentations"])
 
         # define layers and loss
         self.augmenter = None
@@ -78,6 +79,13 @@ class FNDCL(OutfitRecommender):
             raise ConfigError("the replace augmentation needs a neighbour table", where="FNDCL(neighbours=...)",
                               fix="run through run_recbole_outfit (its pipeline builds or reuses the table), or "
                                   "drop replace from cl_augmentations")
+
+    def prefetch_garments(self, interaction):
+        """As the base class's, except when the views replace garments: the replacements are random draws of
+        the step itself, so its garments are not known ahead (no prefetch)."""
+        if self.cl_weight > 0 and "replace" in self.augmenter_names:
+            return None
+        return super().prefetch_garments(interaction)
 
     def calculate_loss(self, interaction):
         self._check_training_parts()

@@ -91,7 +91,8 @@ class OutfitRecommender(GeneralRecommender):
         self.user_tokens = [str(token) for token in dataset.field2id_token[self.USER_ID]]  # plain: weights-only loads
 
         # dataset tables (not parameters)
-        self.images = dataset.image_store(place=config["image_store_place"])
+        self.images = dataset.image_store(place=config["image_store_place"], gpu_budget=config["gpu_store_budget"],
+                                          prefetch=config["image_prefetch"])
         self.register_buffer("garment_image_row", dataset.garment_image_row.clone(), persistent=False)
         self.n_garments = len(dataset.garment_image_row)
 
@@ -118,11 +119,14 @@ class OutfitRecommender(GeneralRecommender):
         the encoder computes in low precision and its features are cast up, so caches and index writes keep
         one dtype."""
         device = self.user_embedding.weight.device
-        if device.type == "cuda" and self.images.on_device is None and self.images.place != "cpu":
+        if device.type == "cuda" and self.images.on_device is None:
             self.images.to(device)
         chunks = []
-        for part in garments.split(self.garment_batch_size):
+        parts = garments.split(self.garment_batch_size)
+        for i, part in enumerate(parts):
             images = self.images.gather(self.garment_image_row[part], device)  # [g, 3, S, S] uint8
+            if i + 1 < len(parts):  # host path: the next chunk is read while this one computes
+                self.images.prefetch(self.garment_image_row[parts[i + 1]], device)
             chunks.append(self.item_encoder(self.preprocess(images)).float())
         return torch.cat(chunks) if chunks else garments.new_zeros((0, self.embedding_size), dtype=torch.float)
 
@@ -195,6 +199,27 @@ class OutfitRecommender(GeneralRecommender):
         pos, neg, mask = select_negatives(scores, users, negatives.shape[1], self.negative_pool)
         return pos, neg, mask, outfit_repr
 
+    # ------------------------------------------------------------------ reading images ahead
+
+    def reads_images_ahead(self):
+        """Whether training batches' images are read ahead: the store is on the host and prefetch is on."""
+        return self.images.on_device is None and self.images.host.prefetch_enabled
+
+    def prefetch_garments(self, interaction):
+        """The garments ``[G]`` this model's step encodes first for ``interaction`` (``None``: not known without
+        the step's own random draws): the distinct garments of the positives and their negatives."""
+        outfits = torch.cat([interaction[GARMENTS], interaction[NEG_GARMENTS].flatten(0, 1)])  # [B + B*n, L]
+        return torch.unique(outfits[outfits > 0])
+
+    def prefetch_batch(self, interaction):
+        """Start reading the images of a coming training batch (its first encoder chunk) in the background."""
+        garments = self.prefetch_garments(interaction)
+        if garments is not None and len(garments):
+            device = self.user_embedding.weight.device
+            if device.type == "cuda" and self.images.on_device is None:
+                self.images.to(device)
+            self.images.prefetch(self.garment_image_row[garments[: self.garment_batch_size]], device)
+
     def predict(self, interaction):
         outfits = self.encode_outfits(interaction[GARMENTS])  # [B, d]
         return self.scores(interaction[self.USER_ID], outfits.unsqueeze(1)).squeeze(1)  # [B]
@@ -206,7 +231,8 @@ class OutfitRecommender(GeneralRecommender):
         """Encode the garments of another dataset (its image store and garment ids) with this trained model,
         e.g. a cold-start dataset whose garments are all new. User embeddings are unchanged."""
         device = self.user_embedding.weight.device
-        self.images = dataset.image_store(place=self.images.place)
+        self.images = dataset.image_store(place=self.images.place, gpu_budget=self.images.gpu_budget,
+                                          prefetch=self.images.host.prefetch_enabled)
         self.garment_image_row = dataset.garment_image_row.clone().to(device)
         self.n_garments = len(dataset.garment_image_row)
         self._feature_cache = None

@@ -19,7 +19,7 @@ SHARED_KEYS = (
     "gpu_id", "use_gpu", "seed", "reproducibility", "state", "show_progress", "checkpoint_dir", "worker",
     "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
     "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders", "image_size",
-    "convert_workers", "image_store_place", "eval_batch_size",
+    "convert_workers", "image_store_place", "gpu_store_budget", "image_prefetch", "eval_batch_size",
     "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint", "channels_last",
     "fast_loader", "dataset_cache", "enable_amp", "enable_scaler",
     # where the item encoders start (teacher and students alike, as in the paper) and the pretraining's settings
@@ -36,7 +36,8 @@ RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "
 # keys that do not change what a stage learns (left out of its fingerprint)
 RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
     "show_progress", "state", "checkpoint_dir", "results_json", "gpu_id", "use_gpu", "device", "worker",
-    "eval_batch_size", "garment_batch_size", "image_store_place", "convert_workers", "log_wandb",
+    "eval_batch_size", "garment_batch_size", "image_store_place", "gpu_store_budget", "image_prefetch",
+    "convert_workers", "log_wandb",
     "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
     "benchmark_filename", "seeds", "results_dir", "resume", "trust_checkpoint",
@@ -45,7 +46,8 @@ RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
 }
 # keys a checkpoint evaluation takes from the current run rather than from the saved configuration
 EVALUATION_KEYS = RESULT_ONLY_KEYS + (
-    "eval_batch_size", "garment_batch_size", "image_store_place", "show_progress", "state", "results_json",
+    "eval_batch_size", "garment_batch_size", "image_store_place", "gpu_store_budget", "image_prefetch",
+    "show_progress", "state", "results_json",
     "gpu_id", "use_gpu", "device", "checkpoint", "seed", "trust_checkpoint")
 
 

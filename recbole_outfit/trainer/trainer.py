@@ -10,6 +10,8 @@
 * a per-epoch history (each loss part, as a mean per batch, and every validation metric; RecBole keeps only
   the summed loss): :meth:`OutfitTrainerMixin.history`. With ``plot: True`` the end of ``fit`` writes it
   beside the checkpoint as ``<checkpoint>-history.json`` and ``<checkpoint>-curve.png``;
+* on the host image-store path, the next training batch's images read while the current one trains
+  (:mod:`recbole_outfit.trainer.lookahead`, ``image_prefetch``);
 * ``enable_amp`` as it should work on each device (bfloat16 autocast on CUDA, float16 with loss scaling where
   bfloat16 is missing, ignored with a log line on CPU): :mod:`recbole_outfit.trainer.precision`.
 """
@@ -28,6 +30,7 @@ from recbole_outfit.evaluator.collector import PerUserCollector
 from recbole_outfit.plots.draw import require_matplotlib, training_curve
 from recbole_outfit.report import write_json_atomic
 from recbole_outfit.trainer.checkpointing import CheckpointMixin
+from recbole_outfit.trainer.lookahead import Lookahead
 from recbole_outfit.trainer.precision import MixedPrecisionMixin
 
 
@@ -48,6 +51,9 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
         self.curve_file = None  # the PNG written by fit when config["plot"] is set
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        prefetch = getattr(self.model, "prefetch_batch", None)
+        if prefetch is not None and self.model.reads_images_ahead():  # the next batch's images, meanwhile
+            train_data = Lookahead(train_data, lambda batch: prefetch(batch.to(self.device)))
         total = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         parts = list(total) if isinstance(total, tuple) else [total]
         batches = max(len(train_data), 1)
