@@ -5,19 +5,23 @@ Each batch is a RecBole ``Interaction`` holding, for ``train_batch_size`` traini
 * ``user_id`` ``[B]`` and ``outfit_id`` ``[B]``;
 * ``garments`` ``[B, L]``: the positive outfit's garment ids, 0 = padding (``mask = garments > 0``);
 * ``categories`` ``[B, L]``: their category tokens (RecBole's own join of the ``.item`` features);
-* ``neg_garments`` ``[B, n, L]``: ``n = train_neg_sample_num`` sampled negative outfits per positive.
+* ``neg_garments`` ``[B, n, L]``: ``n = train_neg_sample_num`` sampled negative outfits per positive;
+* ``neg_owned`` ``[B, B + B*n]`` bool: column m of the scored outfits (the B positives, then the B*n
+  negatives row by row) is one of row b's user's training positives (``OutfitNegativeSampler.owned``), so a
+  shared negative pool can mask it out of row b's loss.
 
 Evaluation uses RecBole's own ``NegSampleEvalDataLoader`` in ``labeled`` mode: the given (user, outfit,
 label) rows, joined with the outfit's ``garments``.
 """
 
 import numpy as np
+import torch
 from recbole.data.dataloader import NegSampleEvalDataLoader
 from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
 from recbole.data.interaction import Interaction
 
 from recbole_outfit.compat import as_single_process
-from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
+from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS, NEG_OWNED
 
 
 class OutfitTrainDataLoader(AbstractDataLoader):
@@ -35,8 +39,13 @@ class OutfitTrainDataLoader(AbstractDataLoader):
     def collate_fn(self, index):
         data = self._dataset[np.array(index)]  # joins the outfit's garments and categories
         data = self.transform(self._dataset, data)
-        negatives = self._sampler.sample(data[self._dataset.uid_field], data[GARMENTS])
-        data.update(Interaction({NEG_GARMENTS: negatives}))
+        users, positives = data[self._dataset.uid_field], data[GARMENTS]
+        negatives = self._sampler.sample(users, positives)  # [B, n, L]
+        scored = [positives, negatives.flatten(0, 1)]
+        width = max(part.shape[1] for part in scored)
+        scored = torch.cat([torch.nn.functional.pad(part, (0, width - part.shape[1])) for part in scored])
+        owned = self._sampler.owned(users, scored)  # [B, B + B*n]
+        data.update(Interaction({NEG_GARMENTS: negatives, NEG_OWNED: owned}))
         return data
 
 

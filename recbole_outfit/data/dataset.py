@@ -35,6 +35,7 @@ GARMENT_IMAGE = "image"  # .garment: JPEG file name
 GARMENTS = "garments"  # .item: the outfit's garment tokens (token_seq)
 CATEGORIES_FIELD = "categories"  # .item: their categories (token_seq)
 NEG_GARMENTS = "neg_garments"  # training batches: sampled negative outfits [B, n, L]
+NEG_OWNED = "neg_owned"  # training batches: [B, B + B*n] bool, scored outfit m is a training positive of row b's user
 
 
 def split_rows(flat, lengths):

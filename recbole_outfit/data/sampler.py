@@ -6,6 +6,11 @@ that category that occur in training positives - the rule by which Polyvore-U's 
 made from each split's items. A negative is never one of the user's own training positives and never holds
 the same garment twice. With ``train_neg_hard_ratio`` = r, each negative is instead, with probability r,
 a hard negative: the positive outfit of another user (Polyvore-U's ``_nega_hard`` rule; paper section 4.4).
+
+A negative is kept away from the positives of the row it was drawn for only. When a batch shares its
+negatives (``negative_pool: batch``), another row's negative - most often a hard one, even the very outfit
+that is this row's positive - can be one of this row's user's training positives: :meth:`owned` says which,
+so the model masks them out of that row's loss.
 """
 
 import numpy as np
@@ -15,9 +20,14 @@ from recbole_outfit.data.polyvore import CATEGORIES
 from recbole_outfit.errors import ConfigError
 
 
+def garment_set(garments):
+    """Hashable garment set of an outfit; ``garments`` is a row of garment ids with 0 padding."""
+    return tuple(sorted(int(g) for g in garments if g > 0))
+
+
 def outfit_key(user, garments):
     """Hashable (user, garment set) key; ``garments`` is a row of garment ids with 0 padding."""
-    return (int(user),) + tuple(sorted(int(g) for g in garments if g > 0))
+    return (int(user),) + garment_set(garments)
 
 
 class OutfitNegativeSampler:
@@ -52,6 +62,11 @@ class OutfitNegativeSampler:
         self.pools = [used[categories[used] == c] for c in range(len(CATEGORIES))]
         self.garment_category = categories
         self.forbidden = {outfit_key(u, g) for u, g in zip(users.tolist(), self.positive_garments)}
+        # every distinct training garment set numbered, and the (user, set) pairs that are training positives
+        self.garment_sets = {}
+        set_ids = np.array([self.garment_sets.setdefault(garment_set(g), len(self.garment_sets))
+                            for g in self.positive_garments], dtype=np.int64)
+        self.positive_pairs = np.unique(users * len(self.garment_sets) + set_ids)
         if self.hard_ratio > 0 and len(np.unique(users)) < 2:
             raise ConfigError("hard negatives need at least two users with training positives",
                               where="train_neg_hard_ratio", fix="set --train_neg_hard_ratio=0 for this dataset")
@@ -100,3 +115,22 @@ class OutfitNegativeSampler:
     def _acceptable(self, user, garments):
         present = garments[garments > 0]
         return len(np.unique(present)) == len(present) and outfit_key(user, garments) not in self.forbidden
+
+    def owned(self, users, outfits):
+        """Which outfits are training positives of which batch user.
+
+        Args:
+            users: LongTensor ``[B]``.
+            outfits: LongTensor ``[M, L']`` garment ids (0 = padding), e.g. a batch's positives then its
+                flattened negatives.
+        Returns:
+            BoolTensor ``[B, M]``: True where outfit m is one of user b's training positives.
+        """
+        users = users.numpy().astype(np.int64)
+        ids = np.array([self.garment_sets.get(garment_set(o), -1) for o in outfits.numpy()], dtype=np.int64)
+        result = np.zeros((len(users), len(ids)), dtype=bool)
+        known = np.nonzero(ids >= 0)[0]  # only garment sets that are someone's training positive can clash
+        if len(known):
+            codes = users[:, None] * len(self.garment_sets) + ids[known][None, :]  # [B, |known|]
+            result[:, known] = np.isin(codes, self.positive_pairs)
+        return torch.from_numpy(result)

@@ -115,13 +115,15 @@ class DistillationTeacher:
         return gap
 
     @torch.no_grad()
-    def false_negativeness(self, users, outfits, per_positive, pool):
+    def false_negativeness(self, users, outfits, per_positive, pool, owned=None):
         """d ``[B, K]`` (Eq. 12) for the same negatives ``select_negatives`` gives the student.
 
-        users ``[B]``; outfits ``[B + B*n, L]`` (positives, then each row's n sampled negatives).
+        users ``[B]``; outfits ``[B + B*n, L]`` (positives, then each row's n sampled negatives); owned
+        ``[B, B + B*n]`` (the batch's ``neg_owned``, for the shared pools): the student's mask drops the same
+        entries, so their d is never used.
         """
         scores = self.pair_scores(users, outfits)  # r_hat, [B, B + B*n]
-        _, negative_scores, _ = select_negatives(scores, users, per_positive, pool)
+        _, negative_scores, _ = select_negatives(scores, users, per_positive, pool, owned)
         return self.alpha * (self.user_mean_score[users].unsqueeze(1) - negative_scores) / self.gap_scale
 
     def parameter_count(self):

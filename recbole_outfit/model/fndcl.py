@@ -26,7 +26,7 @@ gradient (a forward pass instead of forward + backward), for a cheaper step.
 import torch
 import torch.nn as nn
 
-from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
+from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS, NEG_OWNED
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.augment import OutfitAugmenter
 from recbole_outfit.model.loss import fnd_loss, npair_loss, nt_xent
@@ -104,9 +104,10 @@ class FNDCL(OutfitRecommender):
         representations = self.encode_outfits(torch.cat([scored, *views]), constant)  # each garment once
         outfit_repr = representations[: len(scored)]
         scores = self.scores(users, outfit_repr)  # r_ij, [B, B + B*n]
-        pos, neg, mask = select_negatives(scores, users, per_positive, self.negative_pool)
+        owned = interaction[NEG_OWNED] if self.negative_pool != "own" else None  # [B, B + B*n]
+        pos, neg, mask = select_negatives(scores, users, per_positive, self.negative_pool, owned)
         if self.distill:
-            d = self.teacher.false_negativeness(users, scored, per_positive, self.negative_pool)  # [B, K]
+            d = self.teacher.false_negativeness(users, scored, per_positive, self.negative_pool, owned)  # [B, K]
             rec_loss = fnd_loss(pos, neg, d, self.tau, mask)  # Eq. 13-14
         else:
             rec_loss = npair_loss(pos, neg, self.tau, mask)  # Eq. 10

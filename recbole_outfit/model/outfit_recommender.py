@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType
 
-from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
+from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS, NEG_OWNED
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
 from recbole_outfit.model.precision import float32
@@ -29,7 +29,7 @@ from recbole_outfit.model.precision import float32
 NEGATIVE_POOLS = ("own", "batch", "batch_and_positives")
 
 
-def select_negatives(scores, users, per_positive, pool):
+def select_negatives(scores, users, per_positive, pool, owned=None):
     """Split a batch score matrix into positive and negative scores.
 
     Args:
@@ -40,6 +40,11 @@ def select_negatives(scores, users, per_positive, pool):
         pool: ``own`` (each row uses its own n negatives), ``batch`` (every row uses all B*n sampled
             negatives: N = B*n in Eq. 10, the paper's shared set), ``batch_and_positives`` (also the other
             rows' positives, except those of the same user).
+        owned: ``[B, B + B*n]`` bool (the training batch's ``neg_owned``): scored outfit m is one of row b's
+            user's training positives. The sampler keeps a negative away from its own row's positives only,
+            so in a shared pool another row's negative (a hard one: another user's positive, possibly this
+            row's own positive outfit) can be this row's positive; those are masked out of row b's loss.
+            Needed for the shared pools; ``own`` does not use it.
     Returns:
         ``(pos [B], neg [B, K], neg_mask [B, K] or None)``
     """
@@ -49,10 +54,14 @@ def select_negatives(scores, users, per_positive, pool):
     sampled = scores[:, batch:]
     if pool == "own":
         return pos, sampled.view(batch, batch, per_positive)[rows, rows], None
+    if owned is None:
+        raise ValueError(f"negative_pool {pool!r} needs the batch's neg_owned table (the training dataloader "
+                         "adds it) to mask a user's own positives out of the shared negatives")
+    owned = owned.to(scores.device)
     if pool == "batch":
-        return pos, sampled, None
+        return pos, sampled, ~owned[:, batch:]
     other_user = users.unsqueeze(1) != users.unsqueeze(0)  # [B, B]
-    mask = torch.cat([other_user, torch.ones_like(sampled, dtype=torch.bool)], dim=1)
+    mask = torch.cat([other_user, torch.ones_like(sampled, dtype=torch.bool)], dim=1) & ~owned
     return pos, scores, mask
 
 
@@ -196,7 +205,8 @@ class OutfitRecommender(GeneralRecommender):
         outfits = torch.cat([positives, negatives.flatten(0, 1)])  # [B + B*n, L]
         outfit_repr = self.encode_outfits(outfits)
         scores = self.scores(users, outfit_repr)  # [B, B + B*n]
-        pos, neg, mask = select_negatives(scores, users, negatives.shape[1], self.negative_pool)
+        pos, neg, mask = select_negatives(scores, users, negatives.shape[1], self.negative_pool,
+                                          interaction[NEG_OWNED] if self.negative_pool != "own" else None)
         return pos, neg, mask, outfit_repr
 
     # ------------------------------------------------------------------ reading images ahead
