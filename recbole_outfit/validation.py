@@ -24,7 +24,7 @@ from recbole_outfit.errors import ConfigError, location
 from recbole_outfit.model.augment import OutfitAugmenter
 from recbole_outfit.model.layers import BACKBONE_FC_WIDTH
 from recbole_outfit.model.outfit_recommender import NEGATIVE_POOLS
-from recbole_outfit.model.pretrain import PRETRAIN_HEADS
+from recbole_outfit.model.attribute_classifier import PRETRAIN_HEADS
 from recbole_outfit.settings import properties_dir
 
 # the command line's own flags (cli.py) and RecBole's run-time keys: set by the program, not documented in yaml

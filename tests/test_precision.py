@@ -11,7 +11,7 @@ from recbole_outfit.model.layers import ImagePreprocessor, build_backbone
 from recbole_outfit.model.loss import npair_loss, nt_xent
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.trainer import OutfitTrainer
-from recbole_outfit.trainer.precision import amp_dtype
+from recbole_outfit.trainer.mixed_precision import amp_dtype
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 

@@ -35,6 +35,7 @@ from collections import defaultdict
 import numpy as np
 
 from recbole_outfit.atomic import atomic_write
+from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.plots.draw import figure_grid, save
 from recbole_outfit.report import command_text, format_table
@@ -61,14 +62,6 @@ def budget_label(config):
     if stop is None or int(stop) >= epochs:
         return f"{epochs} epochs"
     return f"<= {epochs} epochs, early stopping after {int(stop)}"
-
-
-def _manifest(config):
-    path = os.path.join(config["data_path"], f"{config['dataset']}.manifest.json")
-    if not os.path.isfile(path):
-        return {}
-    with open(path, "r", encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _teacher_result(config):
@@ -127,7 +120,7 @@ def read_runs(folder):
             continue
         seen.add(result.get("checkpoint") or path)
         config = result["config"]
-        notes = _manifest(config).get("synthetic") or {}
+        notes = (read_manifest(config["data_path"], config["dataset"]) or {}).get("synthetic") or {}
         distils = bool(config.get("distill")) and config["model"] not in ("NPair", "Teacher")
         teacher, teacher_path = _teacher_result(config) if distils else (None, None)
         row = {

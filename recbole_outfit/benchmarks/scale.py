@@ -50,7 +50,7 @@ from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import command_text, format_table, machine_description, write_json_atomic
-from recbole_outfit.trainer.precision import amp_dtype, autocast
+from recbole_outfit.trainer.mixed_precision import amp_dtype, autocast
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 PAPER_SCORING_SECONDS = 74.1  # paper Table 5: XS scoring every Polyvore-630 test candidate, one P100 GPU

@@ -15,7 +15,6 @@ pre-split ``<ds>.<split>.inter`` files (through ``benchmark_filename``) as usual
   builds its tables with array operations: at Polyvore-630 size loading takes seconds instead of a minute.
 """
 
-import json
 import os
 
 import numpy as np
@@ -337,7 +336,7 @@ class OutfitDataset(Dataset):
                                              torch.full_like(self.outfit_garments, -1))  # [n_outfits, L]
         self.max_outfit_length = table.shape[1]
 
-    # ------------------------------------------------------------------ images and manifest
+    # ------------------------------------------------------------------ images
 
     def image_store_path(self):
         return self._path("images.npy")
@@ -352,13 +351,6 @@ class OutfitDataset(Dataset):
                 f"garments", where=self.image_store_path(), fix="re-run the converter (--force)",
             )
         return store
-
-    def manifest(self):
-        path = self._path("manifest.json")
-        if not os.path.isfile(path):
-            return {}
-        with open(path, "r", encoding="utf-8") as f:
-            return json.load(f)
 
     def __str__(self):
         info = super().__str__()

@@ -62,9 +62,6 @@ class TupleTable:
     def __len__(self):
         return len(self.users)
 
-    def line_of(self, row):
-        return row + 2
-
 
 def _read_lines(path):
     if not os.path.isfile(path):

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from recbole_outfit.data.polyvore import CATEGORIES
-from recbole_outfit.model.bpr import BPRRecommender
+from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
 
 
 class PairwiseCodes(nn.Module):
@@ -31,7 +31,7 @@ class PairwiseCodes(nn.Module):
         return torch.cat([mean_code, compatibility.unsqueeze(1)], dim=1)
 
 
-class FHN(BPRRecommender):
+class FHN(PairwiseOutfitRecommender):
     def __init__(self, config, dataset, backbone=None):
         super().__init__(config, dataset, backbone)
         # define layers and loss: per-category code layers on top of the shared item encoder

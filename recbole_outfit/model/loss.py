@@ -3,13 +3,13 @@
 All take scores that are cosine similarities ``r`` and return a scalar mean over the batch. ``neg_mask``
 (``[B, N]`` bool, True = use) drops entries of a shared negative pool that must not count for a row
 (e.g. a user's own positive when other users' positives serve as negatives). Every loss computes in float32,
-also inside an autocast region (``enable_amp``): see :mod:`recbole_outfit.model.precision`.
+also inside an autocast region (``enable_amp``): see :mod:`recbole_outfit.model.float32_numerics`.
 """
 
 import torch
 import torch.nn.functional as F
 
-from recbole_outfit.model.precision import float32
+from recbole_outfit.model.float32_numerics import float32
 
 
 @float32

@@ -17,10 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from recbole_outfit.errors import ConfigError
-from recbole_outfit.model.bpr import BPRRecommender
+from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
 
 
-class LPAE(BPRRecommender):
+class LPAE(PairwiseOutfitRecommender):
     def __init__(self, config, dataset, backbone=None):
         super().__init__(config, dataset, backbone)
 

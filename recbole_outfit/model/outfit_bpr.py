@@ -6,8 +6,8 @@ comparison", a temperature: ``-log sigmoid((r_ij - r_ijk) / tau)``. Same item en
 negatives as the students, so it differs from ``NPair`` only in the loss.
 """
 
-from recbole_outfit.model.bpr import BPRRecommender
+from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
 
 
-class OutfitBPR(BPRRecommender):
+class OutfitBPR(PairwiseOutfitRecommender):
     """The BPR loss on the base architecture: nothing to add."""

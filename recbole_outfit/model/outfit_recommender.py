@@ -24,7 +24,7 @@ from recbole.utils import InputType
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS, NEG_OWNED
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
-from recbole_outfit.model.precision import float32
+from recbole_outfit.model.float32_numerics import float32
 
 NEGATIVE_POOLS = ("own", "batch", "batch_and_positives")
 
@@ -76,7 +76,7 @@ class OutfitRecommender(GeneralRecommender):
 
     def __init_subclass__(cls, **kwargs):
         """Scores are computed in float32 under mixed precision (ties, temperature-0.1 softmaxes), in every
-        subclass that defines its own ``scores``: see :mod:`recbole_outfit.model.precision`."""
+        subclass that defines its own ``scores``: see :mod:`recbole_outfit.model.float32_numerics`."""
         super().__init_subclass__(**kwargs)
         if "scores" in cls.__dict__:
             cls.scores = float32(cls.__dict__["scores"])

@@ -79,7 +79,7 @@ def train_and_test(config, saved=True):
     test_seconds = time.time() - started
     timing = {"train_seconds": round(train_seconds, 2), "epochs": epochs,
               "seconds_per_epoch": round(train_seconds / max(epochs, 1), 2), "test_seconds": round(test_seconds, 2)}
-    return report(config, trainer, test_results, best_valid_score, best_valid_result,
+    return cold_start_and_write_results(config, trainer, test_results, best_valid_score, best_valid_result,
                   trainer.saved_model_file if saved else None, timing)
 
 
@@ -143,7 +143,7 @@ def evaluate_checkpoint(config):
     test_results = {name: trainer.evaluate(loader, load_best_model=True, model_file=path,
                                            show_progress=saved["show_progress"]) for name, loader in test_data.items()}
     timing = {"test_seconds": round(time.time() - started, 2)}
-    return report(saved, trainer, test_results, None, None, path, timing)
+    return cold_start_and_write_results(saved, trainer, test_results, None, None, path, timing)
 
 
 def prepare_cold_dataset(config):
@@ -169,7 +169,8 @@ def results_name(config):
     return f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.json"
 
 
-def report(config, trainer, test_results, best_valid_score, best_valid_result, checkpoint, timing):
+def cold_start_and_write_results(config, trainer, test_results, best_valid_score, best_valid_result, checkpoint,
+                                 timing):
     """Cold start (if asked), the results table in the log, and the results JSON; returns the results dict."""
     logger = getLogger()
     table = results_table({"valid": best_valid_result or {}, **test_results})

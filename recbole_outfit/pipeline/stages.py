@@ -50,10 +50,10 @@ from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoad
 from recbole_outfit.model.backbone_weights import check_weights_file, imagenet_weights_file, read_backbone_weights
 from recbole_outfit.model.distillation import FrozenTeacher
 from recbole_outfit.model.oracle import OracleTeacher
-from recbole_outfit.model.pretrain import AttributeClassifier
+from recbole_outfit.model.attribute_classifier import AttributeClassifier
 from recbole_outfit.pipeline.keys import fingerprint, settings_fingerprint, stage_config
 from recbole_outfit.report import write_json_atomic
-from recbole_outfit.trainer.pretrain import pretrain_features
+from recbole_outfit.trainer.attribute_pretraining import pretrain_features
 from recbole_outfit.utils import create_dataset, get_model, is_outfit_model
 from recbole_outfit.verified import is_intact, sign
 

@@ -22,13 +22,13 @@ from functools import lru_cache
 import numpy as np
 
 from recbole_outfit.errors import ConfigError
+from recbole_outfit.evaluator.cold_start import STRATEGIES
 from recbole_outfit.recommend import UnknownIdError
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 USERS_PER_PAGE = 100
 MAX_K = 50
 CHOICES = 24  # outfits offered to click in the new-user view
-STRATEGIES = ("wavg", "avg", "mean")
 
 
 def create_app(rec, k=10, choices=CHOICES, seed=0):

@@ -13,7 +13,7 @@
 * on the host image-store path, the next training batch's images read while the current one trains
   (:mod:`recbole_outfit.trainer.lookahead`, ``image_prefetch``);
 * ``enable_amp`` as it should work on each device (bfloat16 autocast on CUDA, float16 with loss scaling where
-  bfloat16 is missing, ignored with a log line on CPU): :mod:`recbole_outfit.trainer.precision`.
+  bfloat16 is missing, ignored with a log line on CPU): :mod:`recbole_outfit.trainer.mixed_precision`.
 """
 
 import os
@@ -31,7 +31,7 @@ from recbole_outfit.plots.draw import require_matplotlib, training_curve
 from recbole_outfit.report import write_json_atomic
 from recbole_outfit.trainer.checkpointing import CheckpointMixin
 from recbole_outfit.trainer.lookahead import Lookahead
-from recbole_outfit.trainer.precision import MixedPrecisionMixin
+from recbole_outfit.trainer.mixed_precision import MixedPrecisionMixin
 
 
 class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):

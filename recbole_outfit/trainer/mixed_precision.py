@@ -11,7 +11,7 @@ gradients can underflow to zero) and bfloat16 on CPU (slower than float32 there)
 * CPU: ignored, with one log line; the run trains and evaluates in float32.
 
 Autocast covers training steps and evaluation passes (scoring); scores and losses compute in float32 inside
-it (:mod:`recbole_outfit.model.precision`).
+it (:mod:`recbole_outfit.model.float32_numerics`).
 """
 
 import contextlib

@@ -1,15 +1,16 @@
-"""``BPRRecommender``: the base of the BPR-trained baselines (OutfitBPR, LPAE, FHN).
+"""``PairwiseOutfitRecommender``: the base of the BPR-trained baselines (OutfitBPR, LPAE, FHN).
 
 BPR (Rendle et al., UAI 2009) with a temperature, as the FND-CL paper trains its BPR baselines "for a more
 fair comparison": ``-log sigmoid((r_ij - r_ijk) / tau)`` over each positive's sampled negatives
-(``negative_pool: own`` in their yamls: one negative per positive).
+(``negative_pool: own`` in their yamls: one negative per positive). Not RecBole's ``BPR`` (``--model=BPR``, an
+ID-embedding model): this base scores outfits from their garments' images.
 """
 
 from recbole_outfit.model.loss import bpr_loss
 from recbole_outfit.model.outfit_recommender import OutfitRecommender
 
 
-class BPRRecommender(OutfitRecommender):
+class PairwiseOutfitRecommender(OutfitRecommender):
     """An outfit recommender whose loss is BPR with temperature; subclasses change the scores or encoders."""
 
     def calculate_loss(self, interaction):

@@ -1,4 +1,4 @@
-"""Training the :class:`~recbole_outfit.model.pretrain.AttributeClassifier` on a garment pool.
+"""Training the :class:`~recbole_outfit.model.attribute_classifier.AttributeClassifier` on a garment pool.
 
 A plain loop (the pool is an array of images, not a RecBole dataset): Adam over shuffled batches of the
 training part of the pool, one RecBole-style log line per epoch (time, loss, the held-out part's accuracy per

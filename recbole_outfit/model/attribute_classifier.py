@@ -72,7 +72,7 @@ class AttributeClassifier(AbstractRecommender):
         return torchvision_alexnet_state(self.encoder)
 
     def calculate_loss(self, interaction):
-        raise NotImplementedError("the attribute classifier trains on a garment pool (trainer/pretrain.py)")
+        raise NotImplementedError("the attribute classifier trains on a garment pool (trainer/attribute_pretraining.py)")
 
     def predict(self, interaction):
         raise NotImplementedError("the attribute classifier is a pretraining model; it does not score outfits")
