@@ -6,6 +6,9 @@ positive outfits, through the warm users: ``s_ci`` = mean of warm user i's score
 is the neighbours' average score (``avg``, Eq. 22) or their softmax(s_ci / tau)-weighted average (``wavg``,
 Eq. 23-24). ``mean`` (every warm user, unweighted) is the non-personalized reference.
 
+A non-personalized model (``personalized = False``: Type-Aware, SCE-Net, Bi-LSTM) gives every user the same
+score, so it scores cold users as it is (strategy ``own``): its cells are the same for every K (paper Table 3).
+
 The cold dataset's garments are new: they go through the trained item and outfit encoders (the model is
 pointed at the cold dataset's image store); warm users' scores come from the trained user embeddings.
 For each cold user, K known outfits are drawn from their positives and their test candidates (positives and
@@ -23,6 +26,12 @@ from recbole_outfit.evaluator.functional import per_user_auc
 from recbole_outfit.report import format_table
 
 STRATEGIES = ("avg", "wavg", "mean")
+OWN = "own"  # a non-personalized model's own scores, the same for every user
+
+
+def is_personalized(model):
+    """False for a model that gives every user the same score (``personalized = False`` on its class)."""
+    return getattr(model, "personalized", True)
 
 
 def cold_start_scores(known_scores, candidate_scores, strategy, delta=0.0, tau=0.2):
@@ -31,13 +40,16 @@ def cold_start_scores(known_scores, candidate_scores, strategy, delta=0.0, tau=0
     Args:
         known_scores: ``[U, K]`` r_ij+ of each warm user i for each of the cold user's K known outfits.
         candidate_scores: ``[U, J]`` each warm user's score for each candidate.
-        strategy: ``avg`` (Eq. 22), ``wavg`` (Eq. 23-24) or ``mean`` (all warm users, no neighbourhood).
+        strategy: ``avg`` (Eq. 22), ``wavg`` (Eq. 23-24), ``mean`` (all warm users, no neighbourhood) or
+            ``own`` (a non-personalized model's score, which is every warm user's).
         delta: similarity threshold of Eq. 21; tau: temperature of Eq. 23.
     Returns:
         ``[J]``
     """
     if strategy == "mean":
         return candidate_scores.mean(0)
+    if strategy == OWN:  # a non-personalized model: every warm user's row is the same score
+        return candidate_scores[0]
     similarity = known_scores.mean(1)  # s_ci, Eq. 20
     neighbours = similarity > delta  # Eq. 21
     neighbours[similarity.argmax()] = True  # at least the most similar user
@@ -46,7 +58,8 @@ def cold_start_scores(known_scores, candidate_scores, strategy, delta=0.0, tau=0
     if strategy == "wavg":
         weights = torch.softmax(similarity[neighbours] / tau, dim=0)  # s-bar_ci, Eq. 23
         return weights @ candidate_scores[neighbours]  # Eq. 24
-    raise ConfigError(f"unknown cold-start strategy {strategy!r}", where="strategy", fix=f"use one of {', '.join(STRATEGIES)}")
+    raise ConfigError(f"unknown cold-start strategy {strategy!r}", where="strategy",
+                      fix=f"use one of {', '.join(STRATEGIES + (OWN,))}")
 
 
 @torch.no_grad()
@@ -100,16 +113,18 @@ class ColdStartEvaluator:
                 yield k, draw
 
     def evaluate(self, model, cold):
-        """``cold``: :class:`ColdUsers`. Returns ``{strategy: {shots: {"mean": auc, "std": auc}}}``."""
+        """``cold``: :class:`ColdUsers`. Returns ``{strategy: {shots: {"mean": auc, "std": auc}}}``; for a
+        non-personalized model the one strategy ``own``: the model's scores as they are."""
         known_outfits = cold.known_outfits
         test_users, test_outfits, test_labels = cold.test_users, cold.test_outfits, cold.test_labels
         outfits, index = np.unique(np.concatenate([known_outfits, test_outfits]), return_inverse=True)
         scores = outfit_scores(model, cold.dataset, torch.from_numpy(outfits))  # [U, O]
         known_col, test_col = index[: len(known_outfits)], index[len(known_outfits):]
         users = cold.users()
-        aucs = {s: {k: [] for k in self.shots} for s in self.strategies}
+        strategies = self.strategies if is_personalized(model) else [OWN]
+        aucs = {s: {k: [] for k in self.shots} for s in strategies}
         for k, user_rows in self.draws(cold):
-            for strategy in self.strategies:
+            for strategy in strategies:
                 predicted = np.empty(len(test_outfits), dtype=np.float64)
                 for u in users:
                     rows = np.flatnonzero(test_users == u)
@@ -120,8 +135,9 @@ class ColdStartEvaluator:
                 aucs[strategy][k].append(float(per_user.mean()))
         result = {s: {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in by_k.items()}
                   for s, by_k in aucs.items()}
+        kind = "" if is_personalized(model) else ", a non-personalized model: its own scores, K plays no part"
         getLogger().info(f"Cold start on {cold.dataset.dataset_name} ({len(users)} cold users, {self.repeats} draws, "
-                         f"user_auc):\n{cold_start_table(result)}")
+                         f"user_auc{kind}):\n{cold_start_table(result)}")
         return result
 
 

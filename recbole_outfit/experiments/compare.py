@@ -143,7 +143,8 @@ def _cold_table(summary):
     rows, cold_dataset = [], None
     for model, row in summary.items():
         for strategy, by_k in row.get("cold", {}).items():
-            label = {"avg": model, "wavg": f"{model} (w)", "mean": f"{model}, non-personalized"}.get(strategy, strategy)
+            label = {"avg": model, "wavg": f"{model} (w)", "mean": f"{model}, non-personalized",
+                     "own": f"{model} (non-personalized model, own scores)"}.get(strategy, strategy)
             rows.append([label] + [f"{m:.2f} ± {s:.2f}" if row["runs"] > 1 else f"{m:.2f}"
                                    for m, s in (by_k[k] for k in sorted(by_k, key=int))])
             cold_dataset = row["cold_dataset"]
@@ -154,7 +155,8 @@ def _cold_table(summary):
     return (f"\n\n## Cold start on {cold_dataset}\n\nTest `user_auc` x 100 of {cold_dataset}'s users (new to the "
             f"model) scored through the warm users with K known outfits each (paper Table 3): `(w)` = weighted "
             f"average (Eq. 23-24), plain = average of neighbours (Eq. 22), non-personalized = mean over every "
-            f"warm user. Mean ± std over seeds of the mean over draws.\n\n{table}")
+            f"warm user; a non-personalized model (own scores) scores cold users as it is, so K plays no part. "
+            f"Mean ± std over seeds of the mean over draws.\n\n{table}")
 
 
 def _setting_text(by_model):

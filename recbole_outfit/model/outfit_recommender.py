@@ -160,6 +160,14 @@ class OutfitRecommender(GeneralRecommender):
         ``constant_garments`` (ids): their item features are computed without gradient (a forward pass
         only), for garments whose features need not be trained through this batch.
         """
+        x, mask = self.slot_features(garments, constant_garments)  # [M, L, d], [M, L]
+        outfits = self.outfit_encoder(x, mask)  # [M, d']
+        return outfits.reshape(garments.shape[:-1] + outfits.shape[-1:])
+
+    def slot_features(self, garments, constant_garments=None):
+        """Item features f(x) of every slot: garments ``[..., L]`` (0 = padding) -> ``(x [M, L, d], mask [M, L])``
+        with M the product of the leading dimensions (zeros in padding slots); each distinct garment is encoded
+        once (see :meth:`encode_outfits` for ``constant_garments``)."""
         flat = garments.reshape(-1, garments.shape[-1])  # [M, L]
         mask = flat > 0
         if self.training or self.eval_feature_cache:
@@ -178,8 +186,7 @@ class OutfitRecommender(GeneralRecommender):
             slot_features = self.encode_images(flat[mask])
         x = slot_features.new_zeros(flat.shape + slot_features.shape[-1:])  # [M, L, d]
         x[mask] = slot_features
-        outfits = self.outfit_encoder(x, mask)  # [M, d']
-        return outfits.reshape(garments.shape[:-1] + outfits.shape[-1:])
+        return x, mask
 
     # ------------------------------------------------------------------ scores
 
