@@ -14,6 +14,7 @@ from recbole_outfit.config import Config
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
 from recbole_outfit.data.sampler import OutfitNegativeSampler
 from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
+from recbole_outfit.experiments.compare import compare
 from recbole_outfit.model.bilstm import NextGarmentLSTMs, compact
 from recbole_outfit.model.compatibility import garment_triplets
 from recbole_outfit.model.scenet import ConditionSpaces
@@ -189,8 +190,6 @@ def test_cold_start_uses_the_model_as_it_is(workspace, run_dir):
 
 @pytest.mark.slow
 def test_comparison_of_the_three_with_cold_start(workspace, run_dir):
-    from recbole_outfit.benchmarks.compare import compare
-
     config = tiny_config(workspace, run_dir, cold_dataset="synthetic53", cold_repeats=2)
     summary = compare(list(MODELS), "synthetic630", config_dict=config, out_dir=str(run_dir / "results"))
     markdown = open(run_dir / "results" / "synthetic630.md").read()
