@@ -218,10 +218,15 @@ class TeacherStage(Stage):
             self.log(f"the oracle: true preferences from the generator's world {path}")
             return path
         teacher_config = self.stage_config(config)
+        path = self.artifact_path(config, teacher_config)
+        return self.reuse_or_build(path, lambda: self._train(teacher_config, train, path))
+
+    def artifact_path(self, config, teacher_config=None):
+        """Where the trained teacher of ``config`` is kept (whether or not it exists yet)."""
+        teacher_config = teacher_config or self.stage_config(config)
         ensure_atomic_dataset(teacher_config)  # the fingerprint reads the converted dataset's manifest
         folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
-        path = os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
-        return self.reuse_or_build(path, lambda: self._train(teacher_config, train, path))
+        return os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
 
     def _train(self, teacher_config, train, path):
         folder = os.path.dirname(path)

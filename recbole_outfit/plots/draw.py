@@ -3,7 +3,8 @@
 * :func:`outfit_grid` - one row per outfit: its garment images and its score;
 * :func:`tsne_map` - users and outfits in two dimensions (the paper's Fig. 8);
 * :func:`training_curve` - loss parts and validation metrics per epoch;
-* :func:`model_comparison` - each model's mean ± std over seeds, a panel per measure (the comparison's picture).
+* :func:`model_comparison` - each model's mean ± std over seeds, a panel per measure (the comparison's picture);
+* :func:`sweep_lines` - series of means ± std over the points of one setting, with reference lines (Fig. 4-7).
 
 Each writes a PNG atomically (``recbole_outfit.atomic.atomic_write``) and returns its path. Figures are drawn
 with matplotlib's object API (:func:`figure_grid`), never through pyplot, so a notebook's or GUI's backend is left
@@ -94,7 +95,10 @@ def tsne_map(points, kinds, owners, path, title=None, user_names=None):
         points: ``[N, 2]`` coordinates (from t-SNE).
         kinds: ``[N]`` str: ``user`` (drawn as X), ``positive`` (a training positive of its owner: coloured
             square), ``held_out`` (a test positive of its owner: coloured square, dashed border), ``other``
-            (an outfit of none of the highlighted users: grey square, black border).
+            (an outfit of none of the highlighted users: grey square, black border); for sampled training
+            negatives of an owner: ``negative`` (white square, black border), ``near_negative`` (one the model
+            places among the owner's positives: light owner colour, black border), ``false_negative`` (one that
+            is a test positive of the owner: owner colour, dashed black border).
         owners: ``[N]`` int: index of the highlighted user a point belongs to (-1 for ``other``).
         user_names: a label per highlighted user for the legend.
     """
@@ -114,6 +118,13 @@ def tsne_map(points, kinds, owners, path, title=None, user_names=None):
             if chosen.any():
                 axis.scatter(points[chosen, 0], points[chosen, 1], marker="s", s=34, facecolor=colour + "55",
                              edgecolor=colour, linewidth=1.4, linestyle=style, label=f"user {name}: {label}")
+        for kind, face, style, label in (("negative", "#ffffff", "solid", "sampled negatives"),
+                                         ("near_negative", colour + "33", "solid", "negatives among its positives"),
+                                         ("false_negative", colour + "55", "dashed", "negatives that are test positives")):
+            chosen = mine & (kinds == kind)
+            if chosen.any():
+                axis.scatter(points[chosen, 0], points[chosen, 1], marker="s", s=26, facecolor=face, edgecolor="black",
+                             linewidth=0.9, linestyle=style, label=f"user {name}: {label}")
         chosen = mine & (kinds == "user")
         axis.scatter(points[chosen, 0], points[chosen, 1], marker="X", s=220, color=colour, edgecolor="black",
                      linewidth=1.0, label=f"user {name}", zorder=5)
@@ -197,6 +208,46 @@ def model_comparison(panels, path, title=None, ylabel="test x 100"):
         axis.set_title(f"{name}\nbest (star): {models[best]} {means[best]:.2f}", fontsize=9)
         axis.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def sweep_lines(panels, points, path, x_label, y_label="test x 100", title=None):
+    """A figure over one setting (the paper's Fig. 4-7): a panel per dataset; each series a line through its
+    means at ``points`` with the standard deviation over seeds as error bars; each reference a horizontal line
+    with its spread as a band.
+
+    Args:
+        panels: ``[(panel title, {series: [(mean, std) per point]}, {reference: (mean, std)})]``.
+        points: the x tick labels (settings need not be numeric: augmentation pairs, backbone sizes).
+    """
+    if not panels:
+        raise ConfigError("no results to draw", where="sweep picture", fix="run at least one series")
+    width = max(4.0, 0.7 * len(points) + 2.0)
+    figure, axes = figure_grid(1, len(panels), figsize=(width * len(panels), 3.8))
+    x = np.arange(len(points))
+    for axis, (name, series, references) in zip(axes[0], panels):
+        for index, (label, values) in enumerate(series.items()):
+            means = np.array([v[0] for v in values], dtype=float)  # [points]
+            stds = np.array([v[1] for v in values], dtype=float)  # [points]
+            colour = COLOURS[index % len(COLOURS)]
+            axis.errorbar(x, means, yerr=stds, fmt="-o", color=colour, ecolor=colour, capsize=4, markersize=5,
+                          label=label)
+        for index, (label, (mean, std)) in enumerate(references.items()):
+            colour = COLOURS[(len(series) + index) % len(COLOURS)]
+            axis.axhline(mean, color=colour, linestyle="--", linewidth=1.2, label=f"{label} (reference)")
+            axis.axhspan(mean - std, mean + std, color=colour, alpha=0.12, linewidth=0)
+        slanted = max(len(str(p)) for p in points) > 6
+        axis.set_xticks(x)
+        axis.set_xticklabels(points, rotation=30 if slanted else 0, ha="right" if slanted else "center", fontsize=8)
+        axis.set_xlim(-0.4, len(points) - 0.6)
+        axis.set_xlabel(x_label)
+        axis.set_title(name, fontsize=9)
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize=7)
+    axes[0][0].set_ylabel(y_label)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
