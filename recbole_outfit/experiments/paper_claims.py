@@ -5,7 +5,8 @@ given; ``hard_user_auc``; ``cold:<strategy>:<K>``; ``scoring_seconds`` and ``par
 
 * ``order: [a, b, c]``: a above b above c (each a row label; for a sweep, a series name stands for its best point);
   with ``every_point: true``, the series (or reference lines) in that order at every point of a sweep;
-* ``winner: a`` with ``over: [b, c]``: a above each of them;
+* ``winner: a`` with ``over: [b, c]``: a above each of them (``over_metric``: the metric of b and c, when it is
+  another cell than the winner's, e.g. a non-personalized model's ``cold:own:5`` against ``cold:wavg:5``);
 * ``row: a`` with ``metric_order: [m1, m2]``: within row a, m1 above m2 (e.g. w-avg above avg);
 * ``increasing: [s1, s2]``: each series rising along the sweep's points (the last point above the one before ...).
 
@@ -14,7 +15,8 @@ The verdict counts the pairs that hold on every dataset: all (**holds**), none (
 
 LOWER_IS_BETTER = ("scoring_seconds", "params")
 CLAIM_FORMS = ("order", "winner", "row", "increasing")
-CLAIM_KEYS = {"text", "order", "metric", "every_point", "winner", "over", "row", "metric_order", "increasing"}
+CLAIM_KEYS = {"text", "order", "metric", "every_point", "winner", "over", "over_metric", "row", "metric_order",
+              "increasing"}
 
 
 def claim_labels(claim):
@@ -53,7 +55,8 @@ def claim_pairs(claim, points=None):
             return [((f"{a} @ {p}", metric), (f"{b} @ {p}", metric)) for p in points for a, b in zip(order, order[1:])]
         return [((a, metric), (b, metric)) for a, b in zip(order, order[1:])]
     if "winner" in claim:
-        return [((claim["winner"], metric), (other, metric)) for other in claim.get("over") or []]
+        other_metric = claim.get("over_metric", metric)
+        return [((claim["winner"], metric), (other, other_metric)) for other in claim.get("over") or []]
     if "row" in claim:
         metrics = list(claim.get("metric_order") or [])
         return [((claim["row"], a), (claim["row"], b)) for a, b in zip(metrics, metrics[1:])]
