@@ -26,6 +26,10 @@ myst_heading_anchors = 4  # "page.md#a-heading" links resolve
 myst_enable_extensions = ["colon_fence"]
 
 autosummary_generate = True  # writes api/generated/*.rst (git-ignored) from the package's docstrings
+# generated afresh on every build, so a module that was moved or removed leaves no page behind
+import shutil as _shutil  # noqa: E402
+
+_shutil.rmtree(os.path.join(ROOT, "docs", "api", "generated"), ignore_errors=True)
 autosummary_imported_members = False
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"

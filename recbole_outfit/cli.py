@@ -30,13 +30,22 @@ def build_parser():
     parser.add_argument("--dataset", "-d", default=DEFAULT_DATASET, help=f"dataset name (default {DEFAULT_DATASET})")
     parser.add_argument("--config_files", default=None, help="space-separated yaml files")
     parser.add_argument("--seeds", type=int, default=1, help="with several models: seeds per model (comparison)")
-    parser.add_argument("--results_dir", default="results", help="with several models: where the tables go")
+    parser.add_argument("--results_dir", default=None,
+                        help="with several models: where the tables go (default <checkpoint_dir>/comparisons)")
+    parser.add_argument("--overwrite", type=_true_or_false, default=False,
+                        help="replace a comparison table that has more rows or seeds than the new one")
     parser.add_argument("--nproc", type=int, default=1, help="processes of a distributed run (RecBole's)")
     parser.add_argument("--world_size", type=int, default=-1, help="processes in all (-1: nproc)")
     parser.add_argument("--ip", default="localhost", help="address of the distributed run's first process")
     parser.add_argument("--port", default="5678", help="port of the distributed run's first process")
     parser.add_argument("--group_offset", type=int, default=0, help="rank of this machine's first process")
     return parser
+
+
+def _true_or_false(text):
+    if text not in ("True", "False"):
+        raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+    return text == "True"
 
 
 @exits_2_on_user_error
@@ -48,7 +57,7 @@ def main(argv=None):
         command = command_text("python run_recbole_outfit.py", sys.argv[1:] if argv is None else argv)
         with first_seed_from_command_line() as config_dict:
             compare(models, args.dataset, args.seeds, config_files, config_dict=config_dict,
-                    out_dir=args.results_dir, command=command)
+                    out_dir=args.results_dir, command=command, overwrite=args.overwrite)
     elif args.nproc > 1 or args.world_size > 1:
         run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
                         ip=args.ip, port=args.port, group_offset=args.group_offset)

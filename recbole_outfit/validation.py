@@ -28,7 +28,7 @@ from recbole_outfit.model.attribute_classifier import PRETRAIN_HEADS
 from recbole_outfit.settings import properties_dir
 
 # the command line's own flags (cli.py) and RecBole's run-time keys: set by the program, not documented in yaml
-COMMAND_LINE_KEYS = {"model", "dataset", "config_files", "seeds", "results_dir", "nproc", "world_size", "ip",
+COMMAND_LINE_KEYS = {"model", "dataset", "config_files", "seeds", "results_dir", "overwrite", "nproc", "world_size", "ip",
                      "port", "group_offset", "offset", "local_rank", "device", "single_spec", "config_file_list"}
 LEARNERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "sparse_adam")
 _KEY = re.compile(r"^([A-Za-z_]\w*)\s*:")

@@ -6,7 +6,7 @@
 1. **Recall** (on the checkpoint's own catalogue): for ``--users`` users (seeded) and a random sub-catalogue of
    ``--pool`` garments per category (``pool^3`` outfits, small enough to score every one), the brute-force
    top-k is computed, then ``compose`` with each bounded setting (shortlists scored exactly, or a beam);
-   recall@k = |bounded top-k ∩ brute-force top-k| / k, averaged over users, with the time per user. The
+   recall@k = ``|bounded top-k ∩ brute-force top-k| / k``, averaged over users, with the time per user. The
    full catalogue is timed too (brute force there is out of reach: every category's size multiplied).
 2. **Polyvore-630 size**: a catalogue of ``--polyvore_garments`` garments (Polyvore-630's count, a third per
    category) whose features are the trained model's garment features resampled with noise; the model's own

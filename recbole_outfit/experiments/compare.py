@@ -3,9 +3,9 @@
     python run_recbole_outfit.py --model=Teacher,NPair,FND,FNDCL --dataset=synthetic630 [--seeds=3]
 
 Runs every model once per seed (seeds ``seed, seed+1, ...``) through the usual pipeline, then writes
-``results/<dataset>.md`` and ``results/<dataset>.csv``: test ``user_auc`` and ``user_ndcg`` x 100 as
+``<out_dir>/<dataset>.md`` and ``.csv`` (``--results_dir``, default ``<checkpoint_dir>/comparisons``): test ``user_auc`` and ``user_ndcg`` x 100 as
 mean +- std over seeds, the best mean in bold, the dataset statistics and the settings; and
-``results/<dataset>.png``, the same means with their spread as error bars, which the markdown shows. Stages are shared:
+``<out_dir>/<dataset>.png``, the same means with their spread as error bars, which the markdown shows. Stages are shared:
 the ``Teacher`` row is the teacher the students of that seed distil from (trained once by the teacher stage
 and reused), and the ``replace`` neighbour table is built once.
 
@@ -222,12 +222,50 @@ def write_tables(summary, dataset, command, settings, manifest, out_dir="results
     return markdown
 
 
-def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, out_dir="results", command=None):
-    """Run ``models`` on ``dataset`` for ``seeds`` seeds and write the comparison tables."""
+def existing_table_size(out_dir, dataset):
+    """(rows, seeds) of the comparison table ``<out_dir>/<dataset>.csv``; None when there is no table.
+
+    Raises ConfigError when a table is there (``.md`` or ``.csv``) but its ``.csv`` cannot be read: its size
+    is then unknown, and it is not replaced without being asked."""
+    csv_path = os.path.join(out_dir, f"{dataset}.csv")
+    if not os.path.exists(csv_path):
+        if os.path.exists(os.path.join(out_dir, f"{dataset}.md")):
+            raise ConfigError(f"{out_dir}/{dataset}.md exists without its .csv, so its size is unknown",
+                              where="--results_dir", fix="give another --results_dir, or --overwrite=True to replace it")
+        return None
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        return len(rows), max((int(row["seeds"]) for row in rows), default=0)
+    except (OSError, KeyError, ValueError, csv.Error) as error:
+        raise ConfigError(f"{csv_path} is not a comparison table this version can read ({error})",
+                          where="--results_dir", fix="give another --results_dir, or --overwrite=True to replace it") from None
+
+
+def refuse_smaller_table(out_dir, dataset, rows, seeds, overwrite=False):
+    """Stop (ConfigError, before anything trains) when ``<out_dir>/<dataset>`` holds a table with more rows or more
+    seeds than the ``rows`` x ``seeds`` table about to be written, unless ``overwrite``."""
+    if overwrite:
+        return
+    size = existing_table_size(out_dir, dataset)
+    if size and (size[0] > rows or size[1] > seeds):
+        raise ConfigError(
+            f"{out_dir}/{dataset}.md holds a table of {size[0]} models x {size[1]} seeds; this comparison would replace "
+            f"it with {rows} x {seeds}", where="--results_dir",
+            fix="give another --results_dir (the default, <checkpoint_dir>/comparisons, holds no file of the "
+                "repository), or --overwrite=True to replace it")
+
+
+def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, out_dir=None, command=None,
+            overwrite=False):
+    """Run ``models`` on ``dataset`` for ``seeds`` seeds and write the comparison tables to ``out_dir`` (default
+    ``<checkpoint_dir>/comparisons``). A table there with more rows or seeds is kept unless ``overwrite``."""
     for spec in models:
         get_model(parse_model_spec(spec)[0])  # unknown names fail before anything runs
     base = Config(model=parse_model_spec(models[0])[0], dataset=dataset, config_file_list=config_file_list,
                   config_dict=config_dict)
+    out_dir = out_dir or os.path.join(base["checkpoint_dir"], "comparisons")
+    refuse_smaller_table(out_dir, dataset, len(models), seeds, overwrite)
     init_run_logger(base)
     seed_list = [base["seed"] + i for i in range(seeds)]
     settings = model_settings(models, dataset, config_file_list, config_dict)  # every row's settings checked first

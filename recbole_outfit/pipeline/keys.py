@@ -40,7 +40,7 @@ RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
     "convert_workers", "log_wandb",
     "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
     "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
-    "benchmark_filename", "seeds", "results_dir", "resume", "trust_checkpoint",
+    "benchmark_filename", "seeds", "results_dir", "overwrite", "resume", "trust_checkpoint",
     # how to compute, not what to learn: the same results (to float rounding) either way
     "plot", "fast_loader", "dataset_cache", "channels_last",
 }

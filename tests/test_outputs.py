@@ -1,0 +1,67 @@
+"""Outputs that never clobber: a comparison's tables go to a folder of no tracked file by default, and a table with
+more rows or seeds is not replaced without ``--overwrite``."""
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import tiny_config
+from recbole_outfit.errors import ConfigError
+from recbole_outfit.experiments import compare
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _fake_run(scores):
+    def run_model(model, dataset, seed, config_file_list, config_dict):
+        auc = scores[model] + (seed - 2020) / 100
+        return {"test_result": {"user_auc": auc, "user_ndcg": auc / 2}, "timing": {"seconds_per_epoch": 1.0}}
+    return run_model
+
+
+def _table_text(folder, dataset="synthetic630"):
+    return open(os.path.join(folder, f"{dataset}.md"), encoding="utf-8").read()
+
+
+def test_a_smaller_comparison_does_not_replace_a_larger_table(workspace, run_dir, monkeypatch):
+    trained = []
+    monkeypatch.setattr(compare, "run_model", lambda *args: trained.append(args) or _fake_run(
+        {"NPair": 0.8, "FND": 0.82, "FNDCL": 0.85})(*args))
+    config = tiny_config(workspace, run_dir)
+    results = str(run_dir / "tables")
+    compare.compare(["NPair", "FND", "FNDCL"], "synthetic630", seeds=2, config_dict=config, out_dir=results)
+    before = _table_text(results)
+    assert "FNDCL" in before and len(trained) == 6
+    trained.clear()
+    for models, seeds in ((["NPair", "FND"], 2), (["NPair", "FND", "FNDCL"], 1)):  # fewer rows; fewer seeds
+        with pytest.raises(ConfigError, match="3 models x 2 seeds.*overwrite=True"):
+            compare.compare(models, "synthetic630", seeds=seeds, config_dict=config, out_dir=results)
+    assert trained == [] and _table_text(results) == before  # refused before any run, the table untouched
+    compare.compare(["NPair", "FND", "FNDCL"], "synthetic630", seeds=2, config_dict=config, out_dir=results)
+    compare.compare(["NPair", "FND"], "synthetic630", seeds=1, config_dict=config, out_dir=results, overwrite=True)
+    assert "FNDCL" not in _table_text(results)  # asked for: replaced
+
+
+def test_the_default_folder_is_under_checkpoint_dir_not_the_repository(workspace, run_dir, monkeypatch):
+    monkeypatch.setattr(compare, "run_model", _fake_run({"NPair": 0.8, "FND": 0.82}))
+    config = tiny_config(workspace, run_dir)
+    compare.compare(["NPair", "FND"], "synthetic630", seeds=1, config_dict=config)
+    assert os.path.isfile(os.path.join(config["checkpoint_dir"], "comparisons", "synthetic630.md"))
+    assert not (run_dir / "results").exists()
+
+
+def test_the_command_line_default_holds_no_tracked_file(tmp_path):
+    from recbole_outfit.cli import build_parser
+
+    args = build_parser().parse_known_args(["--model=NPair,BPR"])[0]
+    assert args.results_dir is None and args.overwrite is False
+    tracked = subprocess.run(["git", "-C", ROOT, "ls-files", "saved"], capture_output=True, text=True).stdout
+    assert tracked == ""
+
+
+def test_a_table_without_its_csv_is_not_replaced(tmp_path):
+    (tmp_path / "toy.md").write_text("# toy\n")
+    with pytest.raises(ConfigError, match="without its .csv"):
+        compare.refuse_smaller_table(str(tmp_path), "toy", 10, 3)
+    compare.refuse_smaller_table(str(tmp_path), "toy", 1, 1, overwrite=True)
