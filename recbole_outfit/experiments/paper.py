@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import os
-import time
 from logging import getLogger
 
 from recbole_outfit.atomic import atomic_write
@@ -23,30 +22,20 @@ from recbole_outfit.config import Config
 from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.experiments import compare
-from recbole_outfit.experiments.paper_claims import verdict
+from recbole_outfit.experiments.paper_page import cell, claims_section, header, judge, run_settings
+from recbole_outfit.experiments.paper_tsne import tsne_page
 from recbole_outfit.experiments.paper_spec import load_spec, run_line, runs, spec_names
 from recbole_outfit.evaluator.metrics import metric_label
 from recbole_outfit.pipeline import STAGES
 from recbole_outfit.pipeline.finished_runs import finished_run_path
 from recbole_outfit.plots.draw import model_comparison, sweep_lines
-from recbole_outfit.report import command_text, format_table, machine_description, write_json_atomic
+from recbole_outfit.report import command_text, format_table, write_json_atomic
 from recbole_outfit.utils import get_model
 from recbole_outfit.verified import is_intact
 
 
 
 # ------------------------------------------------------------------------------------------------ the runs
-
-
-def run_settings(spec, run, dataset, gpu_id=None):
-    """The config_dict of ``run`` on ``dataset``: the spec's settings, the run's own, the cold-start dataset."""
-    settings = {**(spec.get("settings") or {}), **run.settings}
-    cold = (spec.get("cold") or {}).get(dataset)
-    if cold:
-        settings["cold_dataset"] = cold
-    if gpu_id is not None:
-        settings["gpu_id"] = gpu_id
-    return settings
 
 
 def check_runs(spec, seeds, gpu_id=None):
@@ -99,35 +88,6 @@ def collect(spec, seeds, gpu_id=None):
 # ------------------------------------------------------------------------------------------------ pages
 
 
-def judge(spec, summaries, points=None):
-    """The spec's claims with their verdicts and evidence over ``{dataset: summary}``."""
-    claims = []
-    for claim in spec.get("claims") or []:
-        result, evidence = verdict(claim, summaries, points)
-        claims.append({"text": claim["text"].strip(), "verdict": result, "evidence": evidence})
-    return claims
-
-
-def _cell(value, runs_count):
-    mean, std = value
-    return f"{mean:.2f} ± {std:.2f}" if runs_count > 1 else f"{mean:.2f}"
-
-
-def _claims_section(claims):
-    if not claims:
-        return []
-    rows = [[c["text"], c["verdict"] or "-", c["evidence"]] for c in claims]
-    return ["## Claims", "", format_table(["the paper", "here", "our figures"], rows, align=["left"] * 3), ""]
-
-
-def _header(spec, seeds, command):
-    budget = ", ".join(f"`{k}: {v}`" for k, v in (spec.get("settings") or {}).items()) or "each model's defaults"
-    return [f"# {spec['title']}", "", spec.get("paper", "").strip(), "",
-            f"Setting: {spec.get('setting', 'the datasets’ defaults').strip()} Budget: {budget}. "
-            f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}). Produced by", "",
-            "```bash", command, "```", "", f"on {machine_description()}, {time.strftime('%Y-%m-%d')}.", ""]
-
-
 def comparison_page(spec, summaries, seeds, command, out_dir, metrics):
     """Markdown, CSV rows and picture panels of a comparison (a column per dataset and metric)."""
     labels = [run.label for run in runs(spec)]
@@ -142,7 +102,7 @@ def comparison_page(spec, summaries, seeds, command, out_dir, metrics):
         cells = [label]
         for dataset, summary in summaries.items():
             row = summary[label]
-            cells += [_cell(row[m], row["runs"]) if m in row else "-" for m in metrics]
+            cells += [cell(row[m], row["runs"]) if m in row else "-" for m in metrics]
             for metric in metrics:
                 if metric in row:
                     csv_rows.append([label, dataset, metric, *row[metric], row["runs"]])
@@ -150,7 +110,7 @@ def comparison_page(spec, summaries, seeds, command, out_dir, metrics):
             row = summary[label]
             for strategy, k in cold_keys:
                 value = row.get("cold", {}).get(strategy, {}).get(k)
-                cells.append(_cell(value, row["runs"]) if value else "-")
+                cells.append(cell(value, row["runs"]) if value else "-")
                 if value:
                     csv_rows.append([label, dataset, f"cold:{strategy}:{k}", *value, row["runs"]])
         rows.append(cells)
@@ -175,12 +135,12 @@ def sweep_page(spec, summaries, metrics):
             cells = [name]
             for point in points:
                 row = summary[f"{name} @ {point}"]
-                cells.append(_cell(row[metric], row["runs"]))
+                cells.append(cell(row[metric], row["runs"]))
                 csv_rows.append([name, dataset, metric, point, *row[metric], row["runs"]])
             rows.append(cells)
         for run in references:
             row = summary[run.label]
-            rows.append([f"{run.label} (reference)", *([_cell(row[metric], row["runs"])] * len(points))])
+            rows.append([f"{run.label} (reference)", *([cell(row[metric], row["runs"])] * len(points))])
             csv_rows.append([run.label, dataset, metric, "", *row[metric], row["runs"]])
         lines += [f"## {dataset}: {metric_label(metric)} x 100 by {spec.get('x_label', 'setting')}", "",
                   format_table([spec.get("x_label", "setting"), *points], rows), ""]
@@ -213,7 +173,7 @@ def write_page(spec, results, seeds, command, out_dir):
         sweep_lines(panels, points, picture, x_label=spec.get("x_label", "setting"),
                     y_label=f"{metric_label(metrics[0])} x 100", title=title)
         csv_header = ["series", "dataset", "metric", "point", "mean", "std", "seeds"]
-    markdown = "\n".join(_header(spec, seeds, command) + _claims_section(claims) + body +
+    markdown = "\n".join(header(spec, seeds, command) + claims_section(claims) + body +
                          [f"![{spec['title']}]({spec.name}.png)", ""])
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -269,8 +229,6 @@ def run_experiment(spec, seeds, out_dir, command_args, gpu_id=None):
     if spec["kind"] == "efficiency":
         return efficiency_page(spec, seeds, command, out_dir, gpu_id)
     if spec["kind"] == "tsne":
-        from recbole_outfit.experiments.paper_tsne import tsne_page  # scikit-learn and the recommender
-
         return tsne_page(spec, seeds, command, out_dir, gpu_id)
     check_runs(spec, seeds, gpu_id)
     init_run_logger(Config(runs(spec)[0].model, spec["datasets"][0], command_line=False))
@@ -300,7 +258,7 @@ def efficiency_page(spec, seeds, command, out_dir, gpu_id=None):
     test_rows, users = counts
     body = [f"## Scoring every test candidate of {dataset} ({test_rows:,} rows, {users:,} users)", "",
             format_table(["model", "parameters", "scoring (s)"], rows), ""]
-    markdown = "\n".join(_header(spec, seeds[:1], command) + _claims_section(claims) + body)
+    markdown = "\n".join(header(spec, seeds[:1], command) + claims_section(claims) + body)
     os.makedirs(out_dir, exist_ok=True)
     model_comparison([("scoring (s)", {k: v["scoring_seconds"] for k, v in summary.items()}),
                       ("parameters (M)", {k: (v["params"][0] / 1e6, 0.0) for k, v in summary.items()})],

@@ -30,7 +30,7 @@ from recbole_outfit.config import Config
 from recbole_outfit.data.sampler import OutfitNegativeSampler
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.experiments import compare
-from recbole_outfit.experiments.paper_claims import verdict
+from recbole_outfit.experiments.paper_page import claims_section, header, judge, run_settings
 from recbole_outfit.experiments.paper_spec import TSNE_ROWS, Run
 from recbole_outfit.model.oracle import OracleTeacher
 from recbole_outfit.pipeline import STAGES
@@ -79,8 +79,6 @@ def user_space(rec, oracle, sampler, user):
 
 
 def tsne_page(spec, seeds, command, out_dir, gpu_id=None):
-    from recbole_outfit.experiments.paper import _claims_section, _header, run_settings  # the page's parts
-
     dataset, seed = spec["datasets"][0], seeds[0]
     settings = run_settings(spec, Run(label=spec["model"], model=spec["model"]), dataset, gpu_id)
     rec = load_recommender(trained_checkpoint(spec, dataset, seed, settings))
@@ -109,10 +107,7 @@ def tsne_page(spec, seeds, command, out_dir, gpu_id=None):
                       int(space["false_negative"].sum())])
     summary = {row: {"runs": len(values), "true_preference": (float(np.mean(values)), float(np.std(values)))}
                for row, values in per_user.items() if values}
-    claims = []
-    for claim in spec.get("claims") or []:
-        result, evidence = verdict(claim, {dataset: summary})
-        claims.append({"text": claim["text"].strip(), "verdict": result, "evidence": evidence})
+    claims = judge(spec, {dataset: summary})
     picture = os.path.join(out_dir, f"{spec.name}.png")
     draw_space(spaces, picture, seed, title=f"{rec.config['model']} on {dataset}: users, positives, training negatives")
     body = ["## True preference (the generator's), mean per user", "",
@@ -122,7 +117,7 @@ def tsne_page(spec, seeds, command, out_dir, gpu_id=None):
             f"positives. Negatives that are one of the user's test positives (false negatives found in the test set, "
             f"the paper's dashed squares): {false_negatives}.", "", f"![{spec['title']}]({spec.name}.png)", ""]
     os.makedirs(out_dir, exist_ok=True)
-    markdown = "\n".join(_header(spec, [seed], command) + _claims_section(claims) + body)
+    markdown = "\n".join(header(spec, [seed], command) + claims_section(claims) + body)
     with atomic_write(os.path.join(out_dir, f"{spec.name}.md")) as f:
         f.write(markdown)
     with atomic_write(os.path.join(out_dir, f"{spec.name}.csv")) as f:
