@@ -16,8 +16,8 @@ What it follows:
 * training: the softmax cross-entropy of each prediction among in-batch candidates (the reference's
   "softmax loss over all items in this minibatch"), mean over positions, forward plus backward;
 * score of an outfit = minus the sum of the two directions' mean cross-entropy, the candidates being every
-  garment of the dataset the model scores (``run_compatibility_inference``: "the loss against the whole test
-  set"); a cold-start dataset's own garments when the model is pointed at it.
+  garment of the dataset the model scores (``run_compatibility_inference`` takes the loss against the whole
+  test set); a cold-start dataset's own garments when the model is pointed at it.
 
 Departures: Polyvore-U's tuples carry no text, so the visual-semantic embedding loss is left out; the
 candidates in training are every distinct garment of the batch, the sampled negatives' too

@@ -6,6 +6,8 @@ garments) -> [M]`` on the item encoder's features (the shared item encoder, ``ba
 every baseline), and every user gets that score for the outfit (``personalized = False``: the cold-start
 evaluator then scores cold users with the model as it is). They train on every user's training outfits as
 positives, with the plugin sampler's random negatives (category-wise random mixtures shaped like the positive).
+A hard negative (``train_neg_hard_ratio`` > 0) is another user's training outfit, which these models also
+train on as a positive: they are meant for random negatives (the paper's hard-negative Table 4 omits them).
 
 The base class's user embedding stays in the model (the plugin's evaluation and service code read its device),
 but no score reads it and it gets no gradient.
