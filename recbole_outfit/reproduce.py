@@ -17,6 +17,8 @@ import sys
 from logging import getLogger
 
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
+from recbole_outfit.experiments.paper import run_experiment, status, write_claims_page
+from recbole_outfit.experiments.paper_spec import load_spec, spec_names
 
 PAGES = "results/paper"
 PARTIAL_PAGES = "saved/reproduce"
@@ -36,9 +38,6 @@ def build_parser():
 
 
 def list_specs():
-    from recbole_outfit.experiments.paper import status
-    from recbole_outfit.experiments.paper_spec import load_spec, spec_names
-
     lines = []
     for name in spec_names():
         spec = load_spec(name)
@@ -60,10 +59,6 @@ def main(argv=None):
     if not (args.list or args.name or args.claims):
         raise ConfigError("name an experiment", where="the command line",
                           fix="python -m recbole_outfit.reproduce --list shows them; e.g. ... reproduce fig6")
-    print("loading torch and RecBole ...", flush=True)
-    from recbole_outfit.experiments.paper import run_experiment, write_claims_page
-    from recbole_outfit.experiments.paper_spec import load_spec
-
     if args.list:
         list_specs()
         return 0

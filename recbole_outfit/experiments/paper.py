@@ -17,6 +17,7 @@ import os
 from logging import getLogger
 
 from recbole_outfit.atomic import atomic_write
+from recbole_outfit.benchmarks import efficiency
 from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.data.convert import read_manifest
@@ -239,8 +240,6 @@ def run_experiment(spec, seeds, out_dir, command_args, gpu_id=None):
 def efficiency_page(spec, seeds, command, out_dir, gpu_id=None):
     """Table 5: the efficiency benchmark's scoring (and training-step) figures, with the spec's claims, which
     order sizes by ``params`` or ``scoring_seconds`` (smaller first)."""
-    from recbole_outfit.benchmarks import efficiency  # the benchmark's own measurements
-
     options = dict(spec["benchmark"])
     dataset = spec["datasets"][0]
     overrides = {"show_progress": False, "state": "WARNING", **(spec.get("settings") or {})}
