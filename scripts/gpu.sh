@@ -2,7 +2,8 @@
 # GPU checks of the scale work, in one go on a CUDA machine (run from the repository root):
 #
 #   bash scripts/gpu.sh                      # about 10 minutes on one H100 with 16 cores
-#   FULL_SIZE=1 bash scripts/gpu.sh          # also the 224 px store (about 21 GB of disk, +10 minutes)
+#   FULL_SIZE=1 bash scripts/gpu.sh          # also Polyvore-630's size at 224 px (a 19.6 GiB store, +15 minutes)
+#   RES224=0 bash scripts/gpu.sh             # without step 4 (224 px at synthetic630's size)
 #   LOAD_REPEATS=0 SCORE_REPEATS=3 AMP_DATASET=synthetic630full AMP_EPOCHS=1 bash scripts/gpu.sh
 #                                               # a short lease: about 4 minutes on one H200 with 16 cores
 #
@@ -13,7 +14,12 @@
 # 3. NPair trained AMP_EPOCHS epochs on AMP_DATASET (default synthetic630) with and without enable_amp: test
 #    AUC and NDCG side by side, and the seconds each run trained (report: $OUT/amp/scale-<AMP_DATASET>.md). A
 #    separate report, so that the tables of step 2 are kept if a short lease ends during these runs;
-# 4. with FULL_SIZE=1, the same scoring at 224 px (the paper's input size), for the paper's 74.1 s (XS, P100).
+# 4. 224 px (the paper's input size) at synthetic630's size (synthetic630px224, drawn at 291 px): training step
+#    and full scoring against the bare item encoder, with the store on the GPU and then forced onto the host
+#    path (gpu_store_budget=0: pinned reads, asynchronous copies, the next batch read ahead), and one NPair
+#    epoch at 224 px with and without enable_amp (reports: $OUT/224px/, $OUT/224px-host/, $OUT/224px/amp/);
+# 5. with FULL_SIZE=1, Polyvore-630's size at 224 px (synthetic630full224): full test scoring on the GPU, for
+#    the paper's 74.1 s (XS, P100, Table 5), and on the host path (the store is larger than a 16-24 GB card).
 #
 # Figures go to results/gpu/ (scale-<dataset>.md and .json, and this script's log); the device is named
 # in each report. Needs the project installed in the Python given by $PYTHON (default .venv/bin/python):
@@ -63,11 +69,23 @@ if [ "$AMP_EPOCHS" != "0" ]; then
         --convert_workers="$WORKERS"
 fi
 
+if [ "${RES224:-1}" = "1" ]; then
+    echo "== 4. 224 px at synthetic630's size: store on the GPU, then the host path; one epoch with and without AMP"
+    "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630px224 --steps="$STEPS" --rounds="$ROUNDS" \
+        --load_repeats=0 --score_repeats="$SCORE_REPEATS" --amp_dataset=synthetic630px224 --amp_epochs=1 \
+        --out="$OUT/224px" --gpu_id=0 --convert_workers="$WORKERS"
+    "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630px224 --steps="$STEPS" --rounds="$ROUNDS" \
+        --load_repeats=0 --score_repeats="$SCORE_REPEATS" --amp_epochs=0 --out="$OUT/224px-host" --gpu_id=0 \
+        --convert_workers="$WORKERS" --gpu_store_budget=0
+fi
+
 if [ "${FULL_SIZE:-0}" = "1" ]; then
-    echo "== 4. full test scoring at 224 px (the store converted once into dataset_atomic_224/)"
-    "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630full --steps=0 --load_repeats=0 \
-        --score_repeats=2 --amp_epochs=0 --out="$OUT/224px" --gpu_id=0 --convert_workers="$WORKERS" \
-        --image_size=224 --data_path=dataset_atomic_224/
+    echo "== 5. Polyvore-630's size at 224 px: full test scoring, store on the GPU and on the host path"
+    "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630full224 --steps=0 --load_repeats=0 \
+        --score_repeats=2 --amp_epochs=0 --out="$OUT/224px-full" --gpu_id=0 --convert_workers="$WORKERS"
+    "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630full224 --steps=0 --load_repeats=0 \
+        --score_repeats=1 --amp_epochs=0 --out="$OUT/224px-full-host" --gpu_id=0 --convert_workers="$WORKERS" \
+        --gpu_store_budget=0
 fi
 
 echo "== done $(date -u '+%H:%M:%S UTC'): figures in $OUT/"

@@ -34,6 +34,11 @@ def test_scale_benchmark_writes_its_report(workspace, run_dir):
     assert all(s["rows"] == data["facts"]["test_rows"] and s["anon_peak"] > 0 for s in data["scoring"].values())
     assert 0 < data["facts"]["touched_bytes"] <= data["facts"]["store_bytes"]
     assert data["amp"] == {}
+    # the default variant against the bare item encoder: a real step does the encoder's work and more
+    bare = data["facts"]["bare_encoder"]
+    assert "## Against the bare item encoder (channels-last)" in report
+    assert 0 < bare["step"]["bare_seconds"] < bare["step"]["seconds"] and bare["step"]["garments"] > 0
+    assert 0 < bare["scoring"]["ratio"] < 1.5  # a scoring pass is never much faster than its encoder alone
 
 
 def test_scale_benchmark_reruns_one_part_and_keeps_the_others(workspace, run_dir):

@@ -43,6 +43,7 @@ import torch
 from recbole.utils import init_seed
 
 from recbole_outfit.atomic import atomic_write
+from recbole_outfit.benchmarks.bare_encoder import bare_scoring, bare_steps, scored_garments_of
 from recbole_outfit.benchmarks.efficiency import PeakMemory, score_all, time_scoring, time_steps
 from recbole_outfit.config import Config
 from recbole_outfit.data.dataset_cache import cache_path
@@ -58,6 +59,8 @@ LOAD_VARIANTS = [("RecBole's reader", {"fast_loader": False, "dataset_cache": Fa
                  ("fast loader", {"fast_loader": True, "dataset_cache": False}),
                  ("fast loader, cached", {"fast_loader": True, "dataset_cache": True})]
 CACHED = LOAD_VARIANTS[2][0]
+DEFAULT_VARIANT = "channels-last"  # the configuration's defaults: the variant held against the bare encoder
+SCORING_GOAL, STEP_GOAL = 0.9, 1.1  # full scoring >= 0.9x the bare encoder's garments / s; a step <= 1.1x its time
 
 
 def compute_variants(cuda):
@@ -194,12 +197,6 @@ def warm_page_cache(path, chunk=64 * 2**20):
             pass
 
 
-def distinct_garments(dataset, loader):
-    """Number of distinct garments in the rows of ``loader`` (the store rows one scoring pass touches)."""
-    garments = dataset.outfit_garments[loader._dataset.inter_feat[dataset.iid_field]]  # [rows, L]
-    return int(torch.unique(garments[garments > 0]).numel())
-
-
 def compute_benchmark(model_name, dataset_name, overrides, steps, rounds, score_repeats):
     """Training-step and full-scoring timings of each variant, with memory; and the store's facts."""
     logger = logging.getLogger()
@@ -226,7 +223,8 @@ def compute_benchmark(model_name, dataset_name, overrides, steps, rounds, score_
             logger.info(f"step, {name}, round {round_index + 1}: {mean * 1000:.0f} ms")
 
     store = dataset.image_store(place="cpu")
-    touched = distinct_garments(dataset, test_loader) * int(np.prod(store.array.shape[1:]))
+    scored_garments = scored_garments_of(dataset, test_loader)
+    touched = len(scored_garments) * int(np.prod(store.array.shape[1:]))
     if not cuda:
         warm_page_cache(store.path)
     scoring = {}
@@ -243,11 +241,33 @@ def compute_benchmark(model_name, dataset_name, overrides, steps, rounds, score_
                     f"{resident.peak['anon'] / 2**30:.2f}, file-backed {resident.peak['file'] / 2**30:.2f})")
     steps_result = {name: {"seconds": float(np.mean(step_times[name])), "rounds": step_times[name],
                            "peak_bytes": step_memory[name]} for name, _ in variants if step_times[name]}
+    bare = bare_encoder_figures(built[DEFAULT_VARIANT][1], train_data, scored_garments, device, steps,
+                                score_repeats, steps_result, scoring)
     facts = {"device": str(device), "batches_per_epoch": len(train_data), "train_batch_size": base["train_batch_size"],
              "test_rows": len(test_loader._dataset), "store_bytes": store.nbytes(), "store_rows": len(store),
              "image_size": store.image_size, "touched_bytes": touched, "backbone": base["backbone"],
-             "amp_dtype": {name: str(dtype) if dtype else None for name, dtype in dtypes.items()}}
+             "amp_dtype": {name: str(dtype) if dtype else None for name, dtype in dtypes.items()},
+             "scored_garments": len(scored_garments), "bare_encoder": bare}
     return steps_result, scoring, facts
+
+
+def bare_encoder_figures(model, train_data, scored_garments, device, steps, score_repeats, steps_result, scoring):
+    """The default variant's step and scoring against the bare item encoder (:mod:`.bare_encoder`)."""
+    logger = logging.getLogger()
+    figures = {}
+    if score_repeats > 0 and DEFAULT_VARIANT in scoring:
+        logger.info(f"bare item encoder: forward over the {len(scored_garments):,} scored garments")
+        bare = bare_scoring(model, scored_garments, device, repeats=score_repeats)
+        full = len(scored_garments) / scoring[DEFAULT_VARIANT]["seconds"]
+        figures["scoring"] = {"garments_per_second": full, "bare_garments_per_second": bare, "ratio": full / bare}
+        logger.info(f"scoring {full:.0f} garments/s, bare encoder {bare:.0f} garments/s: {full / bare:.2f}")
+    if steps > 0 and DEFAULT_VARIANT in steps_result:
+        logger.info(f"bare item encoder: forward + backward over the garments of {steps} training batches")
+        bare, garments = bare_steps(model, train_data, device, steps)
+        step = steps_result[DEFAULT_VARIANT]["seconds"]
+        figures["step"] = {"seconds": step, "bare_seconds": bare, "garments": garments, "ratio": step / bare}
+        logger.info(f"step {step * 1000:.0f} ms, bare encoder {bare * 1000:.0f} ms: {step / bare:.2f}x")
+    return figures
 
 
 def amp_metrics(model_name, dataset_name, overrides, epochs):
@@ -373,6 +393,7 @@ def report(runs, loading, steps, scoring, facts, amp):
                   "(dataset tables, model, feature cache, batches) does not depend on the store's size. On a "
                   "GPU with room for it the store is copied to the device in 256 MiB chunks, so host memory "
                   "holds one chunk at a time.", ""]
+    lines += bare_encoder_section(facts.get("bare_encoder"), compute_args.model)
     if amp:
         table = [[name, *(f"{r['test_result'][k] * 100:.2f}" for k in ("user_auc", "user_ndcg")),
                   f"{(r['timing'] or {}).get('train_seconds', float('nan')):.0f}"] for name, r in amp.items()]
@@ -382,6 +403,29 @@ def report(runs, loading, steps, scoring, facts, amp):
                   format_table(["precision", "test AUC", "test NDCG", "train (s)"], table), "",
                   f"AUC difference: {diff:.2f} points (target: within 0.5).", ""]
     return "\n".join(lines)
+
+
+def bare_encoder_section(bare, model):
+    """The report's table of the default variant against the bare item encoder (empty when not measured)."""
+    if not bare:
+        return []
+    table = []
+    if "scoring" in bare:
+        s = bare["scoring"]
+        table.append(["full test scoring (garments / s)", f"{s['garments_per_second']:.0f}",
+                      f"{s['bare_garments_per_second']:.0f}", f"{s['ratio']:.2f}", f">= {SCORING_GOAL}",
+                      "met" if s["ratio"] >= SCORING_GOAL else "not met"])
+    if "step" in bare:
+        s = bare["step"]
+        table.append([f"{model} training step (ms)", f"{s['seconds'] * 1000:.0f}", f"{s['bare_seconds'] * 1000:.0f}",
+                      f"{s['ratio']:.2f}x", f"<= {STEP_GOAL}x", "met" if s["ratio"] <= STEP_GOAL else "not met"])
+    garments = f" (a batch holds {bare['step']['garments']:.0f} distinct garments on average)" if "step" in bare else ""
+    return [f"## Against the bare item encoder ({DEFAULT_VARIANT})", "",
+            format_table(["path", "measured", "bare encoder", "ratio", "goal", ""], table), "",
+            "The bare encoder is the item encoder alone on images already in memory: its forward over the scored "
+            "garments, and its forward + backward over the distinct garments of real training batches"
+            f"{garments}. The rest of a pass or a step (store reads, outfit encoder, scores, loss, optimizer, "
+            "sampling) is the difference.", ""]
 
 
 def build_parser():
