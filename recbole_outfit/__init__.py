@@ -1,8 +1,8 @@
-"""recbole-outfit: personalized outfit recommendation (FND-CL) as a RecBole 1.2.1 plugin."""
+"""recbole-outfit: personalized outfit recommendation (FND-CL) as a RecBole 1.2.1 plugin.
 
-from recbole_outfit import compat  # noqa: F401  (fixes RecBole 1.2.1 on today's stack; must come first)
-from recbole_outfit.evaluator.metrics import register_metrics
-
-register_metrics()
+Importing the package itself loads nothing heavy, so that the command line can check its arguments before
+torch and RecBole load. ``recbole_outfit.config`` (which every run, stage and checkpoint goes through) applies
+the RecBole fixes of ``compat.py`` and registers the plugin's metrics with RecBole.
+"""
 
 __version__ = "0.1.0"

@@ -1,21 +1,21 @@
 """The command line: ``python run_recbole_outfit.py --model=FNDCL --dataset=synthetic630 [--key=value ...]``.
 
 Flags as in RecBole: ``--model``, ``--dataset``, ``--config_files`` (space-separated yaml files); every other
-``--key=value`` overrides that config key. A problem the user can fix (unknown model or dataset, a bad value,
+``--key=value`` overrides that config key, passed to the Config as a dict (nothing is read from or written to
+``sys.argv`` but the arguments themselves). A problem the user can fix (unknown model or dataset, a bad value,
 a malformed file) prints one paragraph and exits with status 2.
+
+The arguments and the config files are checked before torch and RecBole are imported
+(``validation.check_command_line``), so ``--help`` and a mistake answer at once; the run's modules are
+imported after that.
 """
 
 import argparse
 import sys
-from contextlib import contextmanager
 
-from recbole_outfit.config import Config
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
-from recbole_outfit.experiments.compare import compare
-from recbole_outfit.pipeline.finished_runs import keep_finished_run
-from recbole_outfit.pipeline.model_spec import parse_model_spec, split_model_specs
-from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
-from recbole_outfit.report import command_text
+from recbole_outfit.startup import loading
+from recbole_outfit.validation import check_command_line, parse_overrides
 
 DEFAULT_MODEL = "FNDCL"
 DEFAULT_DATASET = "synthetic630"
@@ -48,47 +48,55 @@ def _true_or_false(text):
     return text == "True"
 
 
+def check_flags(args):
+    """The command's own numeric flags, before any work."""
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}", where=f"--seeds={args.seeds}",
+                          fix="give how many seeds each model runs, e.g. --seeds=3 (1: one run per model)")
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, got {args.nproc}", where=f"--nproc={args.nproc}",
+                          fix="give the number of processes of a distributed run, e.g. --nproc=2")
+
+
 @exits_2_on_user_error
 def main(argv=None):
-    args, _ = build_parser().parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args, rest = build_parser().parse_known_args(argv)
+    check_flags(args)
+    overrides = parse_overrides(rest)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
+    check_command_line(overrides, config_files)
+
+    loading()
+    from recbole_outfit.experiments.compare import compare
+    from recbole_outfit.pipeline.finished_runs import keep_finished_run
+    from recbole_outfit.pipeline.model_spec import parse_model_spec, split_model_specs
+    from recbole_outfit.config import Config
+    from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
+    from recbole_outfit.report import command_text
+
     models = split_model_specs(args.model)
     if len(models) > 1 or args.seeds > 1:
-        command = command_text("python run_recbole_outfit.py", sys.argv[1:] if argv is None else argv)
-        with first_seed_from_command_line() as config_dict:
-            compare(models, args.dataset, args.seeds, config_files, config_dict=config_dict,
-                    out_dir=args.results_dir, command=command, overwrite=args.overwrite)
+        # the comparison's seeds are S, S+1, ...: the first goes in config_dict, below each row's own settings
+        # (a --seed left among the overrides, which outrank config_dict, would give every seed's row seed S)
+        overrides = dict(overrides)
+        first_seed = overrides.pop("seed", None)
+        config_dict = None if first_seed is None else {"seed": first_seed}
+        compare(models, args.dataset, args.seeds, config_files, config_dict=config_dict, out_dir=args.results_dir,
+                command=command_text("python run_recbole_outfit.py", argv), overwrite=args.overwrite,
+                command_line=overrides)
     elif args.nproc > 1 or args.world_size > 1:
         run_distributed(models[0], args.dataset, config_files, nproc=args.nproc, world_size=args.world_size,
-                        ip=args.ip, port=args.port, group_offset=args.group_offset)
+                        ip=args.ip, port=args.port, group_offset=args.group_offset, command_line=overrides)
     else:
         name, settings = parse_model_spec(models[0])  # FND:teacher=oracle works alone as in a comparison
         result = run_recbole_outfit(model=name, dataset=args.dataset, config_file_list=config_files,
-                                    config_dict=settings or None)
-        config = Config(name, args.dataset, config_file_list=config_files, config_dict=settings or None)
+                                    config_dict=settings or None, command_line=overrides)
+        config = Config(name, args.dataset, config_file_list=config_files, config_dict=settings or None,
+                        command_line=overrides)
         if not config["checkpoint"]:  # a trained run (not a checkpoint's evaluation): a comparison may reuse it
             keep_finished_run(config, result)
     return 0
-
-
-@contextmanager
-def first_seed_from_command_line():
-    """A comparison's ``config_dict``: ``{"seed": S}`` for ``--seed=S``, taken out of ``sys.argv`` meanwhile.
-    RecBole's Config gives a ``--key=value`` precedence over ``config_dict``, so left there it would give every
-    row of every seed the same seed; the comparison's seeds are S, S+1, ..."""
-    given = [a for a in sys.argv[1:] if a.startswith("--seed=")]
-    if not given:
-        yield None
-        return
-    value = given[-1].split("=", 1)[1]
-    if not value.lstrip("-").isdigit():
-        raise ConfigError(f"seed must be int, got {value!r}", where="--seed", fix="give a whole number: --seed=2020")
-    saved = sys.argv
-    sys.argv = [a for a in saved if not a.startswith("--seed=")]
-    try:
-        yield {"seed": int(value)}
-    finally:
-        sys.argv = saved
 
 
 if __name__ == "__main__":

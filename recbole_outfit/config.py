@@ -3,8 +3,11 @@
 Precedence, lowest first: RecBole's internal yaml -> ``properties/overall.yaml`` -> ``properties/outfit.yaml``
 (plugin models only) -> ``properties/model/<Model>.yaml`` (a plugin model subclassing another reads its
 parent's yaml first) -> ``properties/dataset/<dataset>.yaml`` ->
-``config_file_list`` -> ``config_dict`` -> ``--key=value`` on the command line. Models resolve plugin-first,
-so a name RecBole does not know never reaches RecBole's ``get_model``.
+``config_file_list`` -> ``config_dict`` -> ``command_line`` (the ``--key=value`` overrides, a dict). Models
+resolve plugin-first, so a name RecBole does not know never reaches RecBole's ``get_model``.
+
+Unlike RecBole's, this Config never reads ``sys.argv``: a command passes what its user typed as
+``command_line`` (``cli.main`` does), so the same call gives the same configuration in any process.
 
 Derived after loading: ``benchmark_filename = [train, <valid_split>, test(, test_hard)]``.
 """
@@ -12,16 +15,18 @@ Derived after loading: ``benchmark_filename = [train, <valid_split>, test(, test
 import os
 
 import torch
-import yaml
 import torch.distributed as dist
 from recbole.config.configurator import Config as RecBoleConfig
 
 from recbole_outfit.checkpoint import plain, restore
 from recbole_outfit.compat import distributed_backend
-from recbole_outfit.errors import ConfigError, location
-from recbole_outfit.settings import check_types, known_datasets, properties_dir
+from recbole_outfit.errors import ConfigError
+from recbole_outfit.evaluator.metrics import register_metrics
+from recbole_outfit.settings import YamlLoader, known_datasets, properties_dir, read_yaml_file
 from recbole_outfit.utils import get_model, is_outfit_model
-from recbole_outfit.validation import validate
+from recbole_outfit.validation import convert_value, validate
+
+register_metrics()  # the plugin's metrics, before any Config checks the metrics it is given
 
 
 # the configuration dicts a Config holds; a checkpoint keeps them as plain data (see __getstate__)
@@ -36,16 +41,22 @@ class Config(RecBoleConfig):
     it is the one class the plugin adds to that loader's allowlist (see ``recbole_outfit/checkpoint.py``).
     """
 
-    def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, command_line=True):
-        """``command_line=False`` ignores ``--key=value`` in ``sys.argv`` (for stages a run trains on its own)."""
-        self._read_command_line = command_line
+    def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, command_line=None,
+                 config_dict_source=None):
+        """``command_line``: the command line's ``--key=value`` overrides, ``{key: text or value}`` (texts are
+        read as RecBole reads them, see ``validation.convert_value``), above ``config_dict``; None or False:
+        none. ``config_dict_source``: what messages call ``config_dict`` (a stage's: its settings' key)."""
+        if command_line is True:
+            raise TypeError("Config reads no sys.argv; pass command_line={key: value} (cli.main does)")
+        self._command_line = dict(command_line or {})
+        self.config_dict_source = config_dict_source
         self.config_file_list = list(config_file_list or [])
         super().__init__(model, dataset, config_file_list, config_dict)
         self._derive_outfit_settings()
 
     def __getstate__(self):
         state = {name: plain(getattr(self, name)) for name in _STATE_DICTS if hasattr(self, name)}
-        state.update(model=self.model, dataset=self.dataset, read_command_line=self._read_command_line)
+        state.update(model=self.model, dataset=self.dataset)
         return state
 
     def __setstate__(self, state):
@@ -55,48 +66,42 @@ class Config(RecBoleConfig):
         for name in _STATE_DICTS:
             setattr(self, name, restore(state.get(name, {})))
         self.model, self.dataset = state["model"], state["dataset"]
-        self._read_command_line = state.get("read_command_line", False)
+        self._command_line, self.config_dict_source = {}, None
         try:
             self.model_class = get_model(self.model)
         except ConfigError:  # a stage model that is not registered (the garment autoencoder)
             self.model_class = None
         self.yaml_loader = self._build_yaml_loader()
 
+    def _build_yaml_loader(self):
+        """RecBole's loader (``1e-3`` is a float), refusing a key set twice (``settings.YamlLoader``)."""
+        return YamlLoader
+
+    def _convert_config_dict(self, config_dict):
+        """RecBole's conversion of text values, by ``ast.literal_eval`` instead of ``eval``."""
+        for key, value in config_dict.items():
+            config_dict[key] = convert_value(value)
+        return config_dict
+
     def _load_config_files(self, file_list):
-        """RecBole's reader, with one clear error per missing, unreadable or malformed file (file and line)."""
+        """RecBole's reader, with one clear error per missing, unreadable or malformed file and per key set
+        twice (file and line)."""
         settings = {}
         for file in file_list or []:
-            if not os.path.isfile(file):
-                raise ConfigError(f"config file {file!r} does not exist", where="--config_files",
-                                  fix="give existing yaml files, separated by spaces: --config_files=\"a.yaml b.yaml\"")
-            try:
-                with open(file, "r", encoding="utf-8-sig") as f:
-                    loaded = yaml.load(f.read(), Loader=self.yaml_loader)
-            except yaml.YAMLError as error:
-                mark = getattr(error, "problem_mark", None)
-                line = mark.line + 1 if mark is not None else None
-                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-                raise ConfigError(f"not valid YAML: {problem}", where=location(file, line),
-                                  fix="write one 'key: value' per line (lists as [a, b]); check quotes and indentation") from None
-            except (OSError, UnicodeDecodeError) as error:
-                raise ConfigError(f"cannot read config file ({error})", where=file,
-                                  fix="give a readable UTF-8 yaml file") from None
-            if loaded is None:
-                continue
-            if not isinstance(loaded, dict):
-                raise ConfigError(f"a config file must hold 'key: value' lines, this one holds a {type(loaded).__name__}",
-                                  where=file, fix="write one 'key: value' per line")
-            settings.update(loaded)
+            settings.update(read_yaml_file(file))
         return settings
 
+    def _update_internal_config_dict(self, file):
+        """RecBole's reader of a properties yaml, with the file and line of a problem; remembers the file, so
+        that a message about a value names the file and line that set it (``validation.where_in``)."""
+        loaded = read_yaml_file(file)
+        self.internal_config_dict.update(loaded)
+        self.property_files = [*getattr(self, "property_files", []), file]
+        return loaded
+
     def _load_cmd_line(self):
-        if not self._read_command_line:
-            return {}
-        try:
-            return super()._load_cmd_line()
-        except SyntaxError as error:  # RecBole's words for one key given twice with different values
-            raise ConfigError(str(error).replace("commend", "command line"), where="the command line",
-                              fix="give each --key=value once") from None
+        """The ``command_line`` overrides this Config was given (RecBole's reads ``sys.argv``)."""
+        return self._convert_config_dict(dict(self._command_line))
 
     def _init_device(self):
         """RecBole's device setup, except that a distributed run (``local_rank`` set by ``--nproc``) uses
@@ -157,11 +162,7 @@ class Config(RecBoleConfig):
 
     def _derive_outfit_settings(self):
         config = self.final_config_dict
-        check_types(config)
-        validate(self)
-        if config.get("valid_split") not in (None, "valid_teacher", "valid_student"):
-            raise ConfigError(f"valid_split must be valid_teacher or valid_student, got {config['valid_split']!r}",
-                              where="valid_split", fix="the validation halves are valid_teacher and valid_student")
+        validate(self)  # types, ranges, options (written back in their canonical spelling)
         if config.get("benchmark_filename") is None and config.get("valid_split"):
             files = ["train", config["valid_split"], "test"]
             if config.get("test_hard"):

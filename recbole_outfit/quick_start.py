@@ -21,7 +21,7 @@ from recbole_outfit.utils import create_dataset, data_preparation
 
 
 def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True,
-                       command_line=True):
+                       command_line=None):
     """Train and test ``model`` on ``dataset``; return the results dict (also written as JSON).
 
     Args:
@@ -30,8 +30,8 @@ def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_d
         config_file_list (list of str): extra yaml files.
         config_dict (dict): extra settings (below ``--key=value`` in precedence, as in RecBole).
         saved (bool): keep the best checkpoint and test it (RecBole's meaning).
-        command_line (bool): read ``--key=value`` settings from ``sys.argv`` (RecBole's behaviour); False for a
-            program with flags of its own that calls this (a benchmark), so that its flags are not taken as settings.
+        command_line (dict): the command line's ``--key=value`` overrides (above ``config_dict``, as in RecBole),
+            e.g. ``{"epochs": "3"}``; unlike RecBole's, nothing is read from ``sys.argv`` (``cli.main`` passes them).
     """
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict,
                     command_line=command_line)
@@ -42,11 +42,12 @@ def run_recbole_outfit(model=None, dataset=None, config_file_list=None, config_d
 
 
 def run_distributed(model, dataset, config_file_list=None, config_dict=None, saved=True, nproc=2, world_size=-1,
-                    ip="localhost", port="5678", group_offset=0):
+                    ip="localhost", port="5678", group_offset=0, command_line=None):
     """RecBole's distributed mode for recbole-outfit: ``nproc`` processes on this machine (``world_size`` in
     all), nccl on GPU and gloo on CPU. Data conversion and the stages (teacher, neighbour table) run here
     first, in one process, so the workers only reuse them. Returns the first process's results."""
-    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict,
+                    command_line=command_line)
     init_seed(config["seed"], config["reproducibility"])
     init_run_logger(config)
     create_dataset(config)  # converts or generates the data if needed
@@ -54,13 +55,14 @@ def run_distributed(model, dataset, config_file_list=None, config_dict=None, sav
     settings = {**(config_dict or {}), "world_size": nproc if world_size == -1 else world_size, "ip": ip,
                 "port": str(port), "nproc": nproc, "offset": group_offset}
     queue = mp.get_context("spawn").SimpleQueue()
-    mp.spawn(_distributed_worker, args=(model, dataset, config_file_list, settings, saved, queue), nprocs=nproc,
-             join=True)
+    mp.spawn(_distributed_worker, args=(model, dataset, config_file_list, settings, saved, queue, command_line),
+             nprocs=nproc, join=True)
     return None if queue.empty() else queue.get()
 
 
-def _distributed_worker(rank, model, dataset, config_file_list, settings, saved, queue):
-    result = run_recbole_outfit(model, dataset, config_file_list, {**settings, "local_rank": rank}, saved)
+def _distributed_worker(rank, model, dataset, config_file_list, settings, saved, queue, command_line=None):
+    result = run_recbole_outfit(model, dataset, config_file_list, {**settings, "local_rank": rank}, saved,
+                                command_line=command_line)
     if rank == 0:
         queue.put(result)
     dist.barrier()

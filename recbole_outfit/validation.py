@@ -1,37 +1,27 @@
 """One validation pass over a run's settings, before any data is generated or any stage trains.
 
 * **Unknown keys** are refused with a did-you-mean suggestion: a key must be documented in RecBole's or the
-  plugin's yaml files, be one of the command line's own flags, or be listed in ``extra_keys`` (for keys
-  passed on purpose that the plugin does not know, e.g. a custom model's parameters). RecBole's own models'
-  parameters are known from RecBole's model yamls.
+  plugin's yaml files (``properties/runtime.yaml`` names the program's own keys) or be listed in
+  ``extra_keys`` (for keys passed on purpose that the plugin does not know, e.g. a custom model's
+  parameters). RecBole's own models' parameters are known from RecBole's model yamls.
 * **Types** as documented in the yaml comments (``settings.check_types``).
-* **Ranges and options** (:data:`RANGES`, :func:`options`): epochs >= 1, rates and ratios in their
-  intervals, sizes positive, names from their option lists.
+* **Ranges and options** (:data:`RANGES`, ``options.OPTIONS``): epochs >= 1, rates and ratios in their
+  intervals, sizes positive, names from their option lists (any case; the canonical spelling is written back).
+* **The stages' own settings** (``teacher_config``, ``autoencoder_config``): the same checks, named as the
+  stage's settings.
 
-Every problem is a ``ConfigError`` naming the key, where it was set (file and line, ``--key=value`` or the
-config dict) and how to fix it.
+Two entry points share these checks: :func:`validate` (every ``Config``, the stages' included) and
+:func:`check_command_line` (the command line's ``--key=value`` and config files, before torch and RecBole are
+imported). A light module: it imports neither. Every problem is a ``ConfigError`` naming the key, where it was
+set (file and line, ``--key=value``, the config dict or the stage's settings) and how to fix it.
 """
 
+import ast
 import difflib
-import functools
-import glob
-import os
-import re
-
-import recbole
 
 from recbole_outfit.errors import ConfigError, location
-from recbole_outfit.model.augment import OutfitAugmenter
-from recbole_outfit.model.layers import BACKBONE_FC_WIDTH
-from recbole_outfit.model.outfit_recommender import NEGATIVE_POOLS
-from recbole_outfit.model.attribute_classifier import PRETRAIN_HEADS
-from recbole_outfit.settings import properties_dir
-
-# the command line's own flags (cli.py) and RecBole's run-time keys: set by the program, not documented in yaml
-COMMAND_LINE_KEYS = {"model", "dataset", "config_files", "seeds", "results_dir", "overwrite", "nproc", "world_size", "ip",
-                     "port", "group_offset", "offset", "local_rank", "device", "single_spec", "config_file_list"}
-LEARNERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop", "sparse_adam")
-_KEY = re.compile(r"^([A-Za-z_]\w*)\s*:")
+from recbole_outfit.options import OPTIONS, check_augmentation_pair, choose
+from recbole_outfit.settings import (check_types, documented_keys, documented_types, key_line, read_yaml_file)
 
 
 def _interval(low=None, high=None, low_open=False, high_open=False):
@@ -64,89 +54,154 @@ RANGES = {
     "synthetic_garment_scale": POSITIVE,
     "synthetic_image_px": _interval(8), "convert_workers": POSITIVE_INT, "metric_decimal_place": NON_NEGATIVE,
     "pretrain_garments": _interval(2), "pretrain_epochs": POSITIVE_INT, "pretrain_learning_rate": POSITIVE,
-    "pretrain_batch_size": POSITIVE_INT, "gpu_store_budget": NON_NEGATIVE,
+    "pretrain_batch_size": POSITIVE_INT, "gpu_store_budget": NON_NEGATIVE, "seeds": POSITIVE_INT,
 }
+# the settings of a stage run on its own: {key: what the message calls them}
+STAGE_SETTINGS = {"teacher_config": "the teacher stage's settings",
+                  "autoencoder_config": "the autoencoder stage's settings"}
 
 
-def options():
-    """{key: allowed values} of the keys that name one of a fixed set of options."""
-    return {"backbone": tuple(BACKBONE_FC_WIDTH), "negative_pool": NEGATIVE_POOLS, "learner": LEARNERS,
-            "valid_split": ("valid_teacher", "valid_student"), "image_store_place": ("auto", "gpu", "cpu"),
-            "lpae_variant": ("u", "g"), "teacher": ("trained", "oracle"), "fnd_scale": ("paper", "normalized"),
-            "pretrain_head": PRETRAIN_HEADS}
+def convert_value(text):
+    """A ``--key=value`` text as the value it stands for: a Python literal (``3``, ``1e-3``, ``[1, 5]``,
+    ``{'epochs': 2}``, ``None``), ``true`` / ``false`` in any case as a bool, anything else the text itself.
+    RecBole's ``Config._convert_config_dict`` does the same with ``eval``; the plugin's Config uses this one
+    (a command line's text is never run as code)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return value if isinstance(value, (str, int, float, list, tuple, dict, bool, type(None))) else text
 
 
-@functools.lru_cache(maxsize=1)
-def documented_keys():
-    """Every key set in a yaml file of RecBole's or the plugin's properties (RecBole's models included); read
-    once per process (every Config, each stage's included, asks)."""
-    recbole_dir = os.path.join(os.path.dirname(recbole.__file__), "properties")
-    files = glob.glob(os.path.join(recbole_dir, "**", "*.yaml"), recursive=True)
-    files += glob.glob(os.path.join(properties_dir(), "**", "*.yaml"), recursive=True)
-    keys = set()
-    for file in files:
-        with open(file, "r", encoding="utf-8") as f:
-            keys.update(m.group(1) for m in map(_KEY.match, f) if m)
-    return frozenset(keys)
+def parse_overrides(args):
+    """``{key: text}`` of the ``--key=value`` arguments ``args`` (what a command's own flags left), read as
+    RecBole's Config reads its command line, except that anything else is refused (RecBole ignores it with a
+    warning) and a value may hold ``=``."""
+    overrides = {}
+    for arg in args:
+        key, equals, text = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if not equals or not key.isidentifier():
+            raise ConfigError(f"cannot read the argument {arg!r}", where="the command line",
+                              fix="write every setting as --key=value, with no space around '=' (e.g. --epochs=3); "
+                                  "quote values holding spaces: --cold_shots=\"[1, 5]\"")
+        if key in overrides and overrides[key] != text:
+            raise ConfigError(f"--{key} is given twice with different values ({overrides[key]!r}, {text!r})",
+                              where="the command line", fix="give each --key=value once")
+        overrides[key] = text
+    return overrides
 
 
-def _where(key, config):
-    """Where ``key`` was set: the yaml file and line, the command line, or the config dict."""
-    if key in config.cmd_config_dict:
-        return f"--{key}=... on the command line"
-    if key in config.variable_config_dict:
-        return f"config_dict key {key!r}"
-    for file in reversed(getattr(config, "config_file_list", None) or []):
-        with open(file, "r", encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                match = _KEY.match(line)
-                if match and match.group(1) == key:
-                    return location(file, number)
-    return f"config key {key!r}"
-
-
-def check_known_keys(config):
+def check_known_keys(keys, where, allowed=()):
     """Refuse keys nobody documents (a misspelt key would otherwise be ignored silently)."""
-    allowed = set(config.internal_config_dict) | documented_keys() | COMMAND_LINE_KEYS
-    allowed |= set(config.external_config_dict.get("extra_keys") or ())
-    for key in config.external_config_dict:
+    allowed = set(allowed) | documented_keys()
+    for key in keys:
         if key in allowed:
             continue
         close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
         hint = f"Did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"unknown setting {key!r}", where=_where(key, config),
+            f"unknown setting {key!r}", where=where(key),
             fix=f"{hint}Settings are documented in properties/*.yaml (and RecBole's own); to pass a key the plugin "
                 f"does not know on purpose, also give extra_keys: [{key}] (e.g. --extra_keys=\"['{key}']\")")
 
 
-def check_values(config):
-    """Ranges, option lists and the augmentation pair of every set key."""
-    values = config.final_config_dict
+def check_values(values, where, canonical=True):
+    """Ranges, option lists and the augmentation pair of every set key of the dict ``values``; with
+    ``canonical``, option values are rewritten in their canonical spelling (``xs`` -> ``XS``)."""
     for key, (check, text) in RANGES.items():
         value = values.get(key)
         if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and not check(value):
-            raise ConfigError(f"{key} must be {text}, got {value!r}", where=_where(key, config),
+            raise ConfigError(f"{key} must be {text}, got {value!r}", where=where(key),
                               fix=f"set {key} to a value {text}")
-    for key, allowed in options().items():
-        value = values.get(key)
-        if value is not None and str(value).lower() not in {a.lower() for a in allowed}:
-            close = difflib.get_close_matches(str(value), list(allowed), n=1)
-            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {value!r}", where=_where(key, config),
-                              fix=(f"Did you mean {close[0]!r}? " if close else "") + f"e.g. --{key}={allowed[0]}")
+    for key in OPTIONS:
+        if values.get(key) is not None:
+            chosen = choose(key, values[key], where=where(key))
+            if canonical:
+                values[key] = chosen
     if values.get("cl_augmentations") is not None:
-        try:
-            OutfitAugmenter.check_pair(values["cl_augmentations"])
-        except ConfigError as error:
-            raise ConfigError(error.what, where=_where("cl_augmentations", config), fix=error.fix) from None
+        chosen = check_augmentation_pair(values["cl_augmentations"], where=where("cl_augmentations"))
+        if canonical:
+            values["cl_augmentations"] = chosen
     for shots in values.get("cold_shots") or ():
-        if not isinstance(shots, int) or shots < 1:
+        if not isinstance(shots, int) or isinstance(shots, bool) or shots < 1:
             raise ConfigError(f"cold_shots must hold positive numbers of known outfits, got {shots!r}",
-                              where=_where("cold_shots", config), fix="e.g. --cold_shots=\"[1,5]\"")
+                              where=where("cold_shots"), fix="e.g. [1, 5]")
+
+
+def check_stage_settings(values, where, extra=()):
+    """The ``teacher_config`` / ``autoencoder_config`` dicts: known keys, documented types, ranges, options."""
+    for name, label in STAGE_SETTINGS.items():
+        settings = values.get(name)
+        if settings is None:
+            continue
+        if not isinstance(settings, dict):
+            continue  # its type check names it
+        inner = lambda key, name=name, label=label: f"{where(name)}, {label}, key {key!r}"  # noqa: E731
+        check_known_keys(settings, inner, allowed=extra)
+        check_types(settings, where=inner)
+        check_values(dict(settings), inner, canonical=False)
+
+
+def check_settings(values, where, extra=(), known=None):
+    """Every check of this module on a plain dict of settings; ``where(key)`` says where a key was set,
+    ``known`` are the keys whose names to check (default: all of ``values``)."""
+    extra = set(extra) | set(values.get("extra_keys") or ())
+    check_known_keys(values if known is None else known, where, allowed=extra)
+    check_types(values, where=where)
+    check_values(values, where, canonical=False)
+    check_stage_settings(values, where, extra)
+
+
+def where_in(config):
+    """``where(key)`` for a ``Config``: the yaml file and line, the command line, or the config dict (named
+    by ``config.config_dict_source`` when a stage built it)."""
+
+    def where(key):
+        if key in config.cmd_config_dict:
+            return f"--{key}=... on the command line"
+        if key in config.variable_config_dict:
+            source = getattr(config, "config_dict_source", None)
+            return f"{source}, key {key!r}" if source else f"config_dict key {key!r}"
+        files = [*(getattr(config, "property_files", None) or []), *(getattr(config, "config_file_list", None) or [])]
+        for file in reversed(files):
+            line = key_line(file, key)
+            if line is not None:
+                return location(file, line)
+        return f"config key {key!r}"
+
+    return where
 
 
 def validate(config):
-    """The whole validation pass (see the module docstring); raises the first problem found."""
-    check_known_keys(config)
-    check_values(config)
+    """The whole validation pass over a ``Config`` (see the module docstring); raises the first problem found.
+    Option values are written back in their canonical spelling."""
+    where = where_in(config)
+    extra = set(config.internal_config_dict) | set(config.external_config_dict.get("extra_keys") or ())
+    check_known_keys(config.external_config_dict, where, allowed=extra)
+    values = config.final_config_dict
+    check_types(values, where=where)
+    check_values(values, where, canonical=True)
+    check_stage_settings(values, where, extra)
 
+
+def check_command_line(overrides, config_files=None):
+    """The checks that need no model or dataset, on what the user wrote: each config file's settings (named
+    by file and line) and the ``--key=value`` overrides (a dict of their texts). Runs before torch and RecBole
+    are imported, so a mistake is reported at once; the full pass (:func:`validate`) follows in the Config."""
+    files = {}
+    for path in config_files or ():
+        files[path] = read_yaml_file(path)
+    given = {key: convert_value(text) for key, text in overrides.items()}
+    extra = set(given.get("extra_keys") or ())
+    for settings in files.values():
+        extra |= set(settings.get("extra_keys") or ())
+    for path, settings in files.items():
+        check_settings(settings, lambda key, path=path: location(path, key_line(path, key)), extra)
+    check_settings(given, lambda key: f"--{key}={overrides[key]} on the command line", extra)
+    return given
+
+
+__all__ = ["RANGES", "STAGE_SETTINGS", "check_command_line", "parse_overrides", "check_settings", "check_values", "convert_value",
+           "documented_types", "validate", "where_in"]

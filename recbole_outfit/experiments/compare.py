@@ -48,20 +48,23 @@ def teacher_row(config):
         return json.load(f)
 
 
-def run_model(spec, dataset, seed, config_file_list, config_dict):
-    """The result of ``spec`` on ``dataset`` with ``seed``: a finished run's when there is one, else a new run."""
+def run_model(spec, dataset, seed, config_file_list, config_dict, command_line=None):
+    """The result of ``spec`` on ``dataset`` with ``seed``: a finished run's when there is one, else a new run.
+    ``command_line``: the ``--key=value`` overrides above every row's settings (``seed`` excluded)."""
     model, own = parse_model_spec(spec)
     settings = {**(config_dict or {}), **own, "seed": seed}
     if model == "Teacher" and not own:  # the stage teacher: already kept and reused by the teacher stage
-        config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings)
+        config = Config(model="FNDCL", dataset=dataset, config_file_list=config_file_list, config_dict=settings,
+                        command_line=command_line)
         return teacher_row(config)
-    config = Config(model, dataset, config_file_list=config_file_list, config_dict=settings)
-    if config["seed"] != seed:  # a --seed=... left in sys.argv outranks config_dict (RecBole's order)
+    config = Config(model, dataset, config_file_list=config_file_list, config_dict=settings, command_line=command_line)
+    if config["seed"] != seed:  # a seed in command_line outranks config_dict (RecBole's order)
         raise ConfigError(f"the comparison's seed {seed} is overridden by seed={config['seed']} on the command line",
-                          where="--seed", fix="pass the first seed in config_dict, not in sys.argv "
+                          where="--seed", fix="pass the first seed in config_dict, not in command_line "
                                               "(run_recbole_outfit.py does this for --seed)")
     result, _, _ = finished_or_new_run(config, lambda: quick_start.run_recbole_outfit(
-        model, dataset, config_file_list=config_file_list, config_dict=settings), f"[compare] {spec}, seed {seed}")
+        model, dataset, config_file_list=config_file_list, config_dict=settings, command_line=command_line),
+        f"[compare] {spec}, seed {seed}")
     return result
 
 
@@ -71,14 +74,15 @@ SHOWN_SETTINGS = ("backbone", "epochs", "train_batch_size", "learner", "learning
 DISTILLATION_SETTINGS = ("fnd_alpha", "cl_weight", "cl_augmentations")  # meaningful for FND / FNDCL rows only
 
 
-def model_settings(models, dataset, config_file_list, config_dict):
+def model_settings(models, dataset, config_file_list, config_dict, command_line=None):
     """Each row's settings from its own yaml (a Teacher row is the teacher stage's, from ``Teacher.yaml``):
     ``{key: {"all": value, "absent": [specs without the key]}}`` for a value the rows share, else
     ``{key: {model spec: value}}``."""
     values = {}
     for spec in models:
         name, own = parse_model_spec(spec)
-        config = Config(name, dataset, config_file_list=config_file_list, config_dict={**(config_dict or {}), **own})
+        config = Config(name, dataset, config_file_list=config_file_list, config_dict={**(config_dict or {}), **own},
+                        command_line=command_line)
         distils = "teacher" in getattr(get_model(name), "needs", ())
         values[spec] = {k: config[k] for k in SHOWN_SETTINGS
                         if k in config and (distils or k not in DISTILLATION_SETTINGS)}
@@ -257,23 +261,28 @@ def refuse_smaller_table(out_dir, dataset, rows, seeds, overwrite=False):
 
 
 def compare(models, dataset, seeds=1, config_file_list=None, config_dict=None, out_dir=None, command=None,
-            overwrite=False):
+            overwrite=False, command_line=None):
     """Run ``models`` on ``dataset`` for ``seeds`` seeds and write the comparison tables to ``out_dir`` (default
-    ``<checkpoint_dir>/comparisons``). A table there with more rows or seeds is kept unless ``overwrite``."""
+    ``<checkpoint_dir>/comparisons``). A table there with more rows or seeds is kept unless ``overwrite``.
+    ``command_line``: the ``--key=value`` overrides of every run (without ``seed``: the first seed goes in
+    ``config_dict``)."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ConfigError(f"seeds must be a whole number >= 1, got {seeds!r}", where="--seeds",
+                          fix="Give how many seeds each model runs, e.g. --seeds=3")
     for spec in models:
         get_model(parse_model_spec(spec)[0])  # unknown names fail before anything runs
     base = Config(model=parse_model_spec(models[0])[0], dataset=dataset, config_file_list=config_file_list,
-                  config_dict=config_dict)
+                  config_dict=config_dict, command_line=command_line)
     out_dir = out_dir or os.path.join(base["checkpoint_dir"], "comparisons")
     refuse_smaller_table(out_dir, dataset, len(models), seeds, overwrite)
     init_run_logger(base)
     seed_list = [base["seed"] + i for i in range(seeds)]
-    settings = model_settings(models, dataset, config_file_list, config_dict)  # every row's settings checked first
+    settings = model_settings(models, dataset, config_file_list, config_dict, command_line)  # every row's settings checked first
     results = {model: [] for model in models}
     for seed in seed_list:
         for model in models:
             getLogger().info(f"[compare] {model} on {dataset}, seed {seed}")
-            results[model].append(run_model(model, dataset, seed, config_file_list, config_dict))
+            results[model].append(run_model(model, dataset, seed, config_file_list, config_dict, command_line))
     metrics = [m.lower() for m in base["metrics"]]
     summary = summarize(results, metrics)
     settings["seeds"] = {"all": seed_list}

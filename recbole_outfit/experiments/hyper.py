@@ -145,18 +145,14 @@ def _plain(value, base):
     return value
 
 
-def _command_line_keys(argv=None):
-    return {a[2:].split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv)
-            if a.startswith("--") and "=" in a}
-
-
-def check_space(model, dataset, space, algo, config_file_list, config_dict, params_file):
+def check_space(model, dataset, space, algo, config_file_list, config_dict, params_file, command_line=None):
     """Refuse, before anything trains, a search that cannot run as asked: an unknown key, a value its key
-    does not accept, a key the command line would override in every trial, or an exhaustive search over a
-    continuous range. Returns the base (untried) Config."""
-    base = Config(model, dataset, config_file_list=config_file_list, config_dict=config_dict)
+    does not accept (named by the file and line), a key the command line would override in every trial, or an
+    exhaustive search over a continuous range. Returns the base (untried) Config."""
+    base = Config(model, dataset, config_file_list=config_file_list, config_dict=config_dict,
+                  command_line=command_line)
     known = set(base.final_config_dict)
-    fixed = _command_line_keys()
+    fixed = set(command_line or ())
     for kind, keys in space.items():
         if algo == "exhaustive" and kind != "choice":
             raise ConfigError(f"an exhaustive search lists every combination, but {', '.join(keys)} is {kind}",
@@ -174,9 +170,11 @@ def check_space(model, dataset, space, algo, config_file_list, config_dict, para
             tried = values if kind == "choice" else values[:2]
             if kind == "loguniform":
                 tried = [float(np.exp(v)) for v in tried]
+            where = location(params_file, key_line(params_file, key))
             for value in tried:  # RecBole's Config with the plugin's type checks refuses a wrong value
                 Config(model, dataset, config_file_list=config_file_list,
-                       config_dict={**(config_dict or {}), key: _plain(value, base[key])})
+                       config_dict={**(config_dict or {}), key: _plain(value, base[key])},
+                       config_dict_source=f"{where}, a value of the search", command_line=command_line)
     return base
 
 
@@ -225,17 +223,20 @@ class TrialRunner:
     """RecBole's ``objective_function`` for the plugin: one trial is a plugin run, kept under its fingerprint
     and reused when it is already there. Records every trial for the tables."""
 
-    def __init__(self, model, dataset, config_dict, base):
+    def __init__(self, model, dataset, config_dict, base, command_line=None):
         self.model, self.dataset, self.config_dict, self.base = model, dataset, dict(config_dict or {}), base
+        self.command_line = command_line
         self.trials = {}  # params string -> trial record (a repeated proposal is one trial)
 
     def __call__(self, params, config_file_list):
         params = {key: _plain(value, self.base[key]) for key, value in params.items()}
         settings = {**self.config_dict, **params}
-        config = Config(self.model, self.dataset, config_file_list=config_file_list, config_dict=settings)
+        config = Config(self.model, self.dataset, config_file_list=config_file_list, config_dict=settings,
+                        command_line=self.command_line)
         trial = f"[hyper] trial {len(self.trials) + 1} ({HyperTuning.params2str(params)})"
         result, reused, path = finished_or_new_run(config, lambda: run_recbole_outfit(
-            self.model, self.dataset, config_file_list=config_file_list, config_dict=settings), trial)
+            self.model, self.dataset, config_file_list=config_file_list, config_dict=settings,
+            command_line=self.command_line), trial)
         key = HyperTuning.params2str(params)
         self.trials.setdefault(key, {"params": params, "result": result, "reused": reused, "path": path})
         return {"model": self.model, "best_valid_score": result["best_valid_score"],
@@ -319,7 +320,7 @@ def write_hyper_tables(trials, model, dataset, space_text, params_file, algo, co
 
 
 def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=100, early_stop=10,
-                 config_file_list=None, config_dict=None, out_dir="results", command=None):
+                 config_file_list=None, config_dict=None, out_dir="results", command=None, command_line=None):
     """Search ``model``'s settings on ``dataset`` over ``params_file`` by the validation metric.
 
     Args:
@@ -332,20 +333,19 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
         config_file_list, config_dict: the fixed settings every trial starts from.
         out_dir (str): where ``hyper-<model>-<dataset>.md`` / ``.csv`` go.
         command (str): the command shown on top of the table.
+        command_line (dict): ``--key=value`` overrides fixed for every trial (above ``config_dict``).
 
     Returns:
         dict: ``best_params``, ``best_valid_score``, ``best_valid_result``, ``test_result`` (the best trial's),
         ``trials`` (best first: ``params``, ``result``, ``reused``, ``path``), ``markdown``, ``files``.
     """
-    if algo not in ALGORITHMS:
-        raise ConfigError(f"unknown search algorithm {algo!r}", where="--algo",
-                          fix=f"use one of {', '.join(ALGORITHMS)}")
+    check_search_flags(algo, max_evals, early_stop)
     path = resolve_params_file(params_file, model if isinstance(model, str) else model.__name__)
     space = read_params_file(path)
-    base = check_space(model, dataset, space, algo, config_file_list, config_dict, path)
+    base = check_space(model, dataset, space, algo, config_file_list, config_dict, path, command_line)
     init_run_logger(base)
     logger = getLogger()
-    runner = TrialRunner(base["model"], dataset, config_dict, base)
+    runner = TrialRunner(base["model"], dataset, config_dict, base, command_line)
     tuner = OutfitHyperTuning(runner, seed=base["seed"], show_progress=base["show_progress"], params_dict=space,
                               fixed_config_file_list=config_file_list, algo=algo, max_evals=max_evals,
                               early_stop=early_stop)

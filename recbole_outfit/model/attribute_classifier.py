@@ -22,8 +22,8 @@ from recbole.utils import InputType, ModelType
 
 from recbole_outfit.model.layers import (BACKBONE_FC_WIDTH, AlexNetEncoder, ImagePreprocessor,
                                          torchvision_alexnet_state)
+from recbole_outfit.options import choose
 
-PRETRAIN_HEADS = ("gap", "classifier")  # what follows the convolutions while pretraining (module docstring)
 
 
 class AttributeClassifier(AbstractRecommender):
@@ -41,8 +41,7 @@ class AttributeClassifier(AbstractRecommender):
 
     def __init__(self, heads, head="gap"):
         super().__init__()
-        if head not in PRETRAIN_HEADS:
-            raise ValueError(f"pretrain_head must be one of {PRETRAIN_HEADS}, got {head!r}")
+        head = choose("pretrain_head", head)  # what follows the convolutions while pretraining (module docstring)
         self.heads = dict(heads)
         self.preprocess = ImagePreprocessor(flip=True)  # the item encoders' normalisation and flip
         # gap: the XS layout (features, GAP, linear); classifier: the large layout (features, fc6, fc7, linear)

@@ -14,8 +14,8 @@ they alter different garments, so the two views differ (paper 3.3).
 import torch
 
 from recbole_outfit.errors import ConfigError
+from recbole_outfit.options import AUGMENTATIONS, check_augmentation_pair
 
-AUGMENTATIONS = ("identity", "erase", "replace")
 
 
 class OutfitAugmenter:
@@ -28,24 +28,12 @@ class OutfitAugmenter:
     """
 
     def __init__(self, pair, neighbours=None):
-        pair = self.check_pair(pair)
+        pair = check_augmentation_pair(pair)
         if "replace" in pair and neighbours is None:
             raise ConfigError("the replace augmentation needs a neighbour table", where="cl_augmentations",
                               fix="let the pipeline build it (run through run_recbole_outfit) or drop 'replace'")
         self.pair = pair
         self.neighbours = neighbours
-
-    @staticmethod
-    def check_pair(pair):
-        """``pair`` as a list, or a ConfigError saying why it is not a usable augmentation pair."""
-        pair = list(pair)
-        if len(pair) != 2 or any(a not in AUGMENTATIONS for a in pair):
-            raise ConfigError(f"cl_augmentations must be two of {', '.join(AUGMENTATIONS)}, got {pair!r}",
-                              where="cl_augmentations", fix="e.g. --cl_augmentations=\"['erase','replace']\"")
-        if pair == ["identity", "identity"]:
-            raise ConfigError("cl_augmentations [identity, identity] gives two equal views", where="cl_augmentations",
-                              fix="use erase or replace for at least one view (paper 4.6)")
-        return pair
 
     def to(self, device):
         if self.neighbours is not None:

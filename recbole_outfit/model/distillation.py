@@ -26,9 +26,9 @@ import torch
 from recbole_outfit.data.sampler import OutfitNegativeSampler
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.outfit_recommender import select_negatives
+from recbole_outfit.options import choose
 
 
-FND_SCALES = ("paper", "normalized")
 
 
 class DistillationTeacher:
@@ -47,11 +47,7 @@ class DistillationTeacher:
     name = "Teacher"  # in the log
 
     def __init__(self, alpha, scale="paper", device="cpu"):
-        scale = scale or "paper"
-        if scale not in FND_SCALES:
-            raise ConfigError(f"fnd_scale must be one of {', '.join(FND_SCALES)}, got {scale!r}", where="fnd_scale",
-                              fix="paper: d = alpha (r_hat_i - r_hat_ijk) (Eq. 12); normalized: divided by its mean "
-                                  "over sampled training negatives")
+        scale = choose("fnd_scale", scale)  # ~ = paper
         self.alpha, self.scale, self.device = alpha, scale, device
         self.user_mean_score = None  # r_hat_i, [n_users]
         self.gap_scale = 1.0  # g: 1 for ``paper``

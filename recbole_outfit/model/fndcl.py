@@ -31,6 +31,7 @@ from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.augment import OutfitAugmenter
 from recbole_outfit.model.loss import fnd_loss, npair_loss, nt_xent
 from recbole_outfit.model.outfit_recommender import OutfitRecommender, select_negatives
+from recbole_outfit.options import check_augmentation_pair
 
 
 class FNDCL(OutfitRecommender):
@@ -58,7 +59,7 @@ class FNDCL(OutfitRecommender):
         self.tau_cl = config["tau_cl"]
         self.cl_replace_grad = config["cl_replace_grad"]
         self.teacher = teacher
-        OutfitAugmenter.check_pair(config["cl_augmentations"])
+        check_augmentation_pair(config["cl_augmentations"])
         self.augmenter_names = tuple(config["cl_augmentations"])
 
         # define layers and loss

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 import torchvision
 
 from recbole_outfit.errors import ConfigError
+from recbole_outfit.options import BACKBONES, choose
 
 # ----------------------------------------------------------------------------------------------- set modules
 
@@ -106,7 +107,7 @@ class SetTransformer(nn.Module):
 
 # fully-connected width of each size (paper section 4.7): large = AlexNet, M / S = widths halved /
 # quartered, XS = "AlexNet-small" (no fully-connected layers; global average pooling, then a linear map)
-BACKBONE_FC_WIDTH = {"large": 4096, "M": 2048, "S": 1024, "XS": None}
+BACKBONE_FC_WIDTH = dict(zip(BACKBONES, (4096, 2048, 1024, None)))  # large, M, S, XS
 
 
 class PooledLinear(nn.Module):
@@ -235,9 +236,7 @@ def build_backbone(size, dim, state=None, dropout=0.5, extra_fc=False, channels_
     kernels on CPU (oneDNN) and on GPU tensor cores. State dicts are unaffected (they load and save in either
     format).
     """
-    if size not in BACKBONE_FC_WIDTH:
-        raise ConfigError(f"unknown backbone {size!r}", where="backbone",
-                          fix=f"use one of {', '.join(BACKBONE_FC_WIDTH)}")
+    size = choose("backbone", size)
     encoder = AlexNetEncoder(dim, BACKBONE_FC_WIDTH[size], dropout, extra_fc)
     if state is not None:
         load_alexnet_weights(encoder, state)

@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
+from recbole_outfit.options import choose
 
 
 class LPAE(PairwiseOutfitRecommender):
@@ -25,11 +25,8 @@ class LPAE(PairwiseOutfitRecommender):
         super().__init__(config, dataset, backbone)
 
         # load parameters info
-        self.variant = config["lpae_variant"]
+        self.variant = choose("lpae_variant", config["lpae_variant"])
         self.num_anchors = config["lpae_anchors"]
-        if self.variant not in ("u", "g"):
-            raise ConfigError(f"lpae_variant must be u or g, got {self.variant!r}", where="lpae_variant",
-                              fix="u: user anchors only (LPAE-u); g: plus general anchors (LPAE-g)")
 
         # define layers and loss: the anchors replace the single user embedding
         self.user_embedding = nn.Embedding(self.n_users, self.num_anchors * self.embedding_size)

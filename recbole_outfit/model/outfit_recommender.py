@@ -22,11 +22,10 @@ from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType
 
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS, NEG_OWNED
-from recbole_outfit.errors import ConfigError
-from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
 from recbole_outfit.model.float32_numerics import float32
+from recbole_outfit.model.layers import ImagePreprocessor, SetTransformer, build_backbone
+from recbole_outfit.options import choose
 
-NEGATIVE_POOLS = ("own", "batch", "batch_and_positives")
 
 
 def select_negatives(scores, users, per_positive, pool, owned=None):
@@ -90,13 +89,10 @@ class OutfitRecommender(GeneralRecommender):
         # load parameters info
         self.embedding_size = config["embedding_size"]
         self.tau = config["tau"]
-        self.negative_pool = config["negative_pool"]
+        self.negative_pool = choose("negative_pool", config["negative_pool"])
         self.per_positive = config["train_neg_sample_num"]
         self.garment_batch_size = config["garment_batch_size"]
         self.eval_feature_cache = config["eval_feature_cache"]
-        if self.negative_pool not in NEGATIVE_POOLS:
-            raise ConfigError(f"unknown negative_pool {self.negative_pool!r}", where="negative_pool",
-                              fix=f"use one of {', '.join(NEGATIVE_POOLS)}")
         self.user_tokens = [str(token) for token in dataset.field2id_token[self.USER_ID]]  # plain: weights-only loads
 
         # dataset tables (not parameters)

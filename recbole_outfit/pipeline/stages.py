@@ -46,6 +46,7 @@ from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.data.synthetic import GENERATOR_VERSION, WORLD_FILE, load_world
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.exclusive import build_once
+from recbole_outfit.options import choose
 from recbole_outfit.model.autoencoder import GarmentAutoencoder, GarmentDataLoader, neighbour_table, training_garments
 from recbole_outfit.model.backbone_weights import check_weights_file, imagenet_weights_file, read_backbone_weights
 from recbole_outfit.model.distillation import FrozenTeacher
@@ -198,12 +199,7 @@ class TeacherStage(Stage):
     @staticmethod
     def oracle(config):
         """True for ``teacher: oracle`` (the synthetic generator's true preferences), False for ``trained`` (~)."""
-        kind = config["teacher"] or "trained"
-        if kind not in ("trained", "oracle"):
-            raise ConfigError(f"teacher must be trained or oracle, got {kind!r}", where="teacher",
-                              fix="trained (~): a Teacher run distils; oracle: the true preferences of a synthetic "
-                                  "dataset's generator")
-        return kind == "oracle"
+        return choose("teacher", config["teacher"]) == "oracle"  # ~ = trained
 
     @staticmethod
     def world(config):
