@@ -3,7 +3,7 @@ python run_hyper_outfit.py --model=FND --dataset=synthetic630 --params_file=alph
 
 import sys
 
-from recbole_outfit.experiments.hyper import main
+from recbole_outfit.experiments.hyper_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -38,6 +38,7 @@ KEY_CLASSES = {
     "evaluation": "a checkpoint's evaluation takes it from the current run, not from the saved configuration",
     "loading": "changes what reading and processing the atomic files gives (the processed-dataset cache's key)",
     "shown": "listed among a comparison's settings",
+    "distillation": "a setting of a distilling student (FND, FNDCL): shown for those rows only",
     "command": "set by the program (a command-line flag or RecBole at run time), never by a yaml file",
 }
 
@@ -162,7 +163,7 @@ def dataset_settings(dataset):
 
 # ------------------------------------------------------------------------------------------------ documentation
 
-_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple),
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple), "any": (object,),
           "dict": (dict,), "none": (type(None),)}
 _DOCUMENTED = re.compile(r"^([A-Za-z_]\w*):[^#]*#\s*\(([^)]*)\)")
 
@@ -250,7 +251,7 @@ def type_error(key, value, allowed, where=None, fix=None):
     expected = " or ".join(sorted({t.__name__ for t in allowed}))
     return ConfigError(f"{key} must be {expected}, got {value!r} ({type(value).__name__})",
                        where=where or f"config key {key!r}",
-                       fix=fix or f"give {key} a value of type {expected}; lists are written like ['a', 'b']")
+                       fix=fix or f"Give {key} a value of type {expected} (lists are written like [a, b])")
 
 
 def has_type(value, allowed):

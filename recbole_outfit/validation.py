@@ -61,6 +61,21 @@ STAGE_SETTINGS = {"teacher_config": "the teacher stage's settings",
                   "autoencoder_config": "the autoencoder stage's settings"}
 
 
+SEARCH_ALGORITHMS = ("exhaustive", "random", "bayes")  # the hyper-parameter search's (RecBole's HyperTuning)
+
+
+def check_search_flags(algo, max_evals, early_stop):
+    """The search's own flags: a known algorithm, at least one trial, a patience of at least one trial."""
+    if algo not in SEARCH_ALGORITHMS:
+        raise ConfigError(f"unknown search algorithm {algo!r}", where="--algo", fix=f"use one of {', '.join(SEARCH_ALGORITHMS)}")
+    if not isinstance(max_evals, int) or max_evals < 1:
+        raise ConfigError(f"--max_evals must be at least 1, got {max_evals!r}", where=f"--max_evals={max_evals}",
+                          fix="give how many trials the search may run at most, e.g. --max_evals=20")
+    if not isinstance(early_stop, int) or early_stop < 1:
+        raise ConfigError(f"--early_stop must be at least 1, got {early_stop!r}", where=f"--early_stop={early_stop}",
+                          fix="give after how many trials without a better validation score to stop, e.g. 10")
+
+
 def convert_value(text):
     """A ``--key=value`` text as the value it stands for: a Python literal (``3``, ``1e-3``, ``[1, 5]``,
     ``{'epochs': 2}``, ``None``), ``true`` / ``false`` in any case as a bool, anything else the text itself.
@@ -199,9 +214,9 @@ def check_command_line(overrides, config_files=None):
         extra |= set(settings.get("extra_keys") or ())
     for path, settings in files.items():
         check_settings(settings, lambda key, path=path: location(path, key_line(path, key)), extra)
-    check_settings(given, lambda key: f"--{key}={overrides[key]} on the command line", extra)
+    check_settings(given, lambda key: f"--{key}=... on the command line", extra)
     return given
 
 
-__all__ = ["RANGES", "STAGE_SETTINGS", "check_command_line", "parse_overrides", "check_settings", "check_values", "convert_value",
+__all__ = ["RANGES", "SEARCH_ALGORITHMS", "STAGE_SETTINGS", "check_search_flags", "check_command_line", "parse_overrides", "check_settings", "check_values", "convert_value",
            "documented_types", "validate", "where_in"]

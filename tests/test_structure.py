@@ -19,7 +19,12 @@ TOP = ("recbole_outfit.quick_start", "recbole_outfit.pipeline", "recbole_outfit.
 BELOW_PIPELINE = ("recbole_outfit.model", "recbole_outfit.data", "recbole_outfit.evaluator", "recbole_outfit.trainer",
                   "recbole_outfit.errors", "recbole_outfit.compat", "recbole_outfit.report", "recbole_outfit.atomic",
                   "recbole_outfit.settings", "recbole_outfit.config", "recbole_outfit.utils", "recbole_outfit.validation",
-                  "recbole_outfit.checkpoint", "recbole_outfit.verified", "recbole_outfit.plots.draw")
+                  "recbole_outfit.checkpoint", "recbole_outfit.verified", "recbole_outfit.plots.draw",
+                  "recbole_outfit.options", "recbole_outfit.startup")
+# command-line modules: they check their arguments with light modules first and import the run's modules inside
+# main afterwards, so that --help and a mistake answer before torch and RecBole load (docs/configuration.md)
+COMMANDS = ("recbole_outfit.cli", "recbole_outfit.experiments.hyper_cli", "recbole_outfit.recommend.__main__",
+            "recbole_outfit.serve.__main__", "recbole_outfit.plots.__main__")
 
 
 def _modules():
@@ -116,7 +121,8 @@ def test_lower_layers_never_import_the_top(graph):
 
 
 def test_package_imports_sit_at_module_level(graph):
-    nested = [(m, name) for m, targets in graph.items() for _, in_function, name in targets if in_function]
+    nested = [(m, name) for m, targets in graph.items() for _, in_function, name in targets
+              if in_function and m not in COMMANDS]
     assert not nested, f"imports of package modules inside functions (only optional dependencies may be): {nested}"
 
 

@@ -52,11 +52,13 @@ from recbole_outfit.data import dataset as dataset_module
 from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.dataset import OutfitDataset, split_rows
+from recbole_outfit.settings import keys_of_class
 from recbole_outfit.verified import file_digest, read_intact, sign
 
 FORMAT_VERSION = 1  # bump when the file layout or what it restores changes
-# config keys that change what reading and processing the atomic files gives
-SETTINGS = tuple(dataset_arguments) + ("dataset", "encoding", "numerical_features", "discretization", "fast_loader")
+# config keys that change what reading and processing the atomic files gives: RecBole's dataset arguments and
+# the keys of class ``loading`` (declared in properties/*.yaml)
+SETTINGS = tuple(dataset_arguments) + keys_of_class("loading")
 # attributes set from the current config on restore, as Dataset.__init__ does, never stored
 FROM_CONFIG = ("config", "logger", "dataset_name", "dataset_path")
 ENUMS = {"FeatureType": FeatureType, "FeatureSource": FeatureSource}

@@ -37,6 +37,7 @@ from recbole_outfit.pipeline.finished_runs import finished_or_new_run
 from recbole_outfit.pipeline.model_spec import parse_model_spec
 from recbole_outfit.plots.draw import model_comparison
 from recbole_outfit.report import format_table, machine_description
+from recbole_outfit.settings import keys_of_class
 from recbole_outfit.utils import get_model
 
 
@@ -68,10 +69,8 @@ def run_model(spec, dataset, seed, config_file_list, config_dict, command_line=N
     return result
 
 
-SHOWN_SETTINGS = ("backbone", "epochs", "train_batch_size", "learner", "learning_rate", "train_neg_sample_num",
-                  "negative_pool", "tau", "fnd_alpha", "cl_weight", "cl_augmentations", "valid_split",
-                  "train_neg_hard_ratio", "test_hard")
-DISTILLATION_SETTINGS = ("fnd_alpha", "cl_weight", "cl_augmentations")  # meaningful for FND / FNDCL rows only
+SHOWN_SETTINGS = keys_of_class("shown")  # declared in properties/*.yaml
+DISTILLATION_SETTINGS = keys_of_class("distillation")  # meaningful for FND / FNDCL rows only
 
 
 def model_settings(models, dataset, config_file_list, config_dict, command_line=None):

@@ -30,14 +30,12 @@ and ``<results_dir>/hyper-<model>-<dataset>.md`` / ``.csv`` (one row per trial, 
 metric, the best in bold, the command on top).
 """
 
-import argparse
 import ast
 import csv
 import difflib
 import io
 import itertools
 import os
-import sys
 import time
 from logging import getLogger
 
@@ -48,15 +46,17 @@ from recbole.trainer.hyper_tuning import HyperTuning, _parameters
 
 from recbole_outfit.atomic import atomic_write
 from recbole_outfit.compat import init_run_logger
-from recbole_outfit.config import Config, properties_dir
-from recbole_outfit.errors import ConfigError, exits_2_on_user_error, location
+from recbole_outfit.config import Config
+from recbole_outfit.errors import ConfigError, location
 from recbole_outfit.experiments.compare import DISTILLATION_SETTINGS, SHOWN_SETTINGS
 from recbole_outfit.model.fndcl import FNDCL
 from recbole_outfit.pipeline.finished_runs import finished_or_new_run
 from recbole_outfit.quick_start import run_recbole_outfit
-from recbole_outfit.report import command_text, format_table, machine_description
+from recbole_outfit.report import format_table, machine_description
+from recbole_outfit.settings import key_line, properties_dir
+from recbole_outfit.validation import SEARCH_ALGORITHMS as ALGORITHMS
+from recbole_outfit.validation import check_search_flags
 
-ALGORITHMS = ("exhaustive", "random", "bayes")
 SPACE_TYPES = {"choice": None, "uniform": 2, "quniform": 3, "loguniform": 2}  # type -> numbers it takes
 
 
@@ -378,52 +378,3 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
     return {"best_params": dict(trials[0]["params"]), "best_valid_score": best["best_valid_score"],
             "best_valid_result": best["best_valid_result"], "test_result": best["test_result"],
             "trials": trials, "markdown": markdown, "files": files}
-
-
-HYPER_FLAGS = ("model", "dataset", "config_files", "params_file", "algo", "max_evals", "early_stop", "results_dir")
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="run_hyper_outfit.py", description="Hyper-parameter search of an outfit recommender (RecBole's "
-        "HyperTuning) by the validation metric.",
-        epilog="Any other --key=value fixes that configuration key for every trial (see properties/*.yaml).")
-    parser.add_argument("--model", "-m", default="FND", help="model name (default FND)")
-    parser.add_argument("--dataset", "-d", default="synthetic630", help="dataset name (default synthetic630)")
-    parser.add_argument("--config_files", default=None, help="space-separated yaml files every trial reads")
-    parser.add_argument("--params_file", default=None,
-                        help="the .hyper file (a path or a name in properties/hyper; default <model>.hyper)")
-    parser.add_argument("--algo", default="exhaustive", choices=ALGORITHMS, help="search algorithm (RecBole's)")
-    parser.add_argument("--max_evals", type=int, default=100, help="trials at most (random / bayes)")
-    parser.add_argument("--early_stop", type=int, default=10,
-                        help="stop after this many trials without a better validation score")
-    parser.add_argument("--results_dir", default="results", help="where hyper-<model>-<dataset>.md/.csv go")
-    return parser
-
-
-@exits_2_on_user_error
-def main(argv=None):
-    """The command line (``run_hyper_outfit.py``); a problem the user can fix prints one paragraph, exit 2."""
-    given = sys.argv[1:] if argv is None else list(argv)
-    args, _ = build_parser().parse_known_args(given)
-    config_files = args.config_files.strip().split(" ") if args.config_files else None
-    command = command_text("python run_hyper_outfit.py", given)
-    # RecBole's Config reads --key=value from sys.argv: leave it only the fixed settings, not this tool's flags
-    saved_argv = sys.argv
-    sys.argv = [saved_argv[0]] + [a for a in given
-                                  if not (a.startswith("--") and a[2:].split("=", 1)[0] in HYPER_FLAGS)]
-    try:
-        found = hyper_search(args.model, args.dataset, args.params_file, algo=args.algo, max_evals=args.max_evals,
-                     early_stop=args.early_stop, config_file_list=config_files, out_dir=args.results_dir,
-                     command=command)
-    finally:
-        sys.argv = saved_argv
-    print("best params: ", found["best_params"])  # as RecBole's run_hyper.py ends
-    print("best valid result: ", found["best_valid_result"])
-    print("test result: ", found["test_result"])
-    print(f"all trials: {found['files'][0]}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

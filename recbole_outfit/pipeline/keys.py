@@ -12,43 +12,21 @@ import os
 
 from recbole_outfit.config import Config
 from recbole_outfit.data.convert import read_manifest
-from recbole_outfit.settings import dataset_settings
+from recbole_outfit.settings import dataset_settings, keys_of_class
 
+# Each key's class is declared once, in its documentation comment in properties/*.yaml (``# (int, shared) ...``,
+# see settings.KEY_CLASSES and docs/configuration.md); these are read from there.
 # keys a stage inherits from the run that needs it (where the data is, how to run; not what to learn)
-SHARED_KEYS = (
-    "gpu_id", "use_gpu", "seed", "reproducibility", "state", "show_progress", "checkpoint_dir", "worker",
-    "raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
-    "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders", "image_size",
-    "convert_workers", "image_store_place", "gpu_store_budget", "image_prefetch", "eval_batch_size",
-    "garment_batch_size", "train_neg_hard_ratio", "test_hard", "resume", "trust_checkpoint", "channels_last",
-    "fast_loader", "dataset_cache", "enable_amp", "enable_scaler",
-    # where the item encoders start (teacher and students alike, as in the paper) and the pretraining's settings
-    "backbone_weights", "backbone_weights_file", "pretrain_garments", "pretrain_epochs", "pretrain_learning_rate",
-    "pretrain_batch_size", "pretrain_seed", "pretrain_head",
-)
+SHARED_KEYS = keys_of_class("shared")
 # the shared keys that define a dataset's data (its yaml sets them): another dataset's stage (the cold-start
 # users) takes them from its own yaml, unless the run overrode them (a --raw_path that holds every folder)
-DATASET_KEYS = ("raw_path", "raw_folder", "synthetic", "synthetic_seed", "synthetic_scale", "synthetic_difficulty",
-                "synthetic_image_px", "synthetic_style_breadth", "synthetic_garment_scale", "synthetic_folders",
-                "image_size")
+DATASET_KEYS = keys_of_class("dataset")
 # keys that change what a run reports (which test sets, the cold-start evaluation) but not what it learns
-RESULT_ONLY_KEYS = ("test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta", "cold_tau")
+RESULT_ONLY_KEYS = keys_of_class("result")
 # keys that do not change what a stage learns (left out of its fingerprint)
-RUN_ONLY_KEYS = {*RESULT_ONLY_KEYS,
-    "show_progress", "state", "checkpoint_dir", "results_json", "gpu_id", "use_gpu", "device", "worker",
-    "eval_batch_size", "garment_batch_size", "image_store_place", "gpu_store_budget", "image_prefetch",
-    "convert_workers", "log_wandb",
-    "wandb_project", "local_rank", "single_spec", "save_dataset", "dataset_save_path", "save_dataloaders",
-    "dataloaders_save_path", "data_path", "raw_path", "nproc", "world_size", "offset", "ip", "port",
-    "benchmark_filename", "seeds", "results_dir", "overwrite", "resume", "trust_checkpoint",
-    # how to compute, not what to learn: the same results (to float rounding) either way
-    "plot", "fast_loader", "dataset_cache", "channels_last",
-}
+RUN_ONLY_KEYS = frozenset(RESULT_ONLY_KEYS + keys_of_class("run"))
 # keys a checkpoint evaluation takes from the current run rather than from the saved configuration
-EVALUATION_KEYS = RESULT_ONLY_KEYS + (
-    "eval_batch_size", "garment_batch_size", "image_store_place", "gpu_store_budget", "image_prefetch",
-    "show_progress", "state", "results_json",
-    "gpu_id", "use_gpu", "device", "checkpoint", "seed", "trust_checkpoint")
+EVALUATION_KEYS = RESULT_ONLY_KEYS + keys_of_class("evaluation")
 
 
 def data_root(config):
