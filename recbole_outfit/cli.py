@@ -52,10 +52,10 @@ def check_flags(args):
     """The command's own numeric flags, before any work."""
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}", where=f"--seeds={args.seeds}",
-                          fix="give how many seeds each model runs, e.g. --seeds=3 (1: one run per model)")
+                          fix="Give how many seeds each model runs, e.g. --seeds=3 (1: one run per model)")
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be at least 1, got {args.nproc}", where=f"--nproc={args.nproc}",
-                          fix="give the number of processes of a distributed run, e.g. --nproc=2")
+                          fix="Give the number of processes of a distributed run, e.g. --nproc=2")
 
 
 @exits_2_on_user_error

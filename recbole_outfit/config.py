@@ -45,7 +45,8 @@ class Config(RecBoleConfig):
                  config_dict_source=None):
         """``command_line``: the command line's ``--key=value`` overrides, ``{key: text or value}`` (texts are
         read as RecBole reads them, see ``validation.convert_value``), above ``config_dict``; None or False:
-        none. ``config_dict_source``: what messages call ``config_dict`` (a stage's: its settings' key)."""
+        none. ``config_dict_source``: what messages call ``config_dict``'s keys (a text, or ``{key: text}``; a
+        stage's: the setting they came from, ``teacher_config``)."""
         if command_line is True:
             raise TypeError("Config reads no sys.argv; pass command_line={key: value} (cli.main does)")
         self._command_line = dict(command_line or {})

@@ -114,7 +114,7 @@ def read_yaml_text(text, path):
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         if isinstance(error, DuplicateKeyError):
             raise ConfigError(problem, where=location(path, line),
-                              fix="keep one line per key (yaml would silently keep the last one)") from None
+                              fix="Keep one line per key (yaml would silently keep the last one)") from None
         raise ConfigError(f"not valid YAML: {problem}", where=location(path, line),
                           fix="write one 'key: value' per line (lists as [a, b]); check quotes and indentation") from None
     if loaded is None:

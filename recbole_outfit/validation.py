@@ -70,10 +70,10 @@ def check_search_flags(algo, max_evals, early_stop):
         raise ConfigError(f"unknown search algorithm {algo!r}", where="--algo", fix=f"use one of {', '.join(SEARCH_ALGORITHMS)}")
     if not isinstance(max_evals, int) or max_evals < 1:
         raise ConfigError(f"--max_evals must be at least 1, got {max_evals!r}", where=f"--max_evals={max_evals}",
-                          fix="give how many trials the search may run at most, e.g. --max_evals=20")
+                          fix="Give how many trials the search may run at most, e.g. --max_evals=20")
     if not isinstance(early_stop, int) or early_stop < 1:
         raise ConfigError(f"--early_stop must be at least 1, got {early_stop!r}", where=f"--early_stop={early_stop}",
-                          fix="give after how many trials without a better validation score to stop, e.g. 10")
+                          fix="Give after how many trials without a better validation score to stop, e.g. 10")
 
 
 def convert_value(text):
@@ -99,7 +99,7 @@ def parse_overrides(args):
         key, equals, text = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
         if not equals or not key.isidentifier():
             raise ConfigError(f"cannot read the argument {arg!r}", where="the command line",
-                              fix="write every setting as --key=value, with no space around '=' (e.g. --epochs=3); "
+                              fix="Write every setting as --key=value, with no space around '=' (e.g. --epochs=3); "
                                   "quote values holding spaces: --cold_shots=\"[1, 5]\"")
         if key in overrides and overrides[key] != text:
             raise ConfigError(f"--{key} is given twice with different values ({overrides[key]!r}, {text!r})",
@@ -178,6 +178,7 @@ def where_in(config):
             return f"--{key}=... on the command line"
         if key in config.variable_config_dict:
             source = getattr(config, "config_dict_source", None)
+            source = source.get(key) if isinstance(source, dict) else source
             return f"{source}, key {key!r}" if source else f"config_dict key {key!r}"
         files = [*(getattr(config, "property_files", None) or []), *(getattr(config, "config_file_list", None) or [])]
         for file in reversed(files):

@@ -1,4 +1,4 @@
-"""Test setup: no pytest flag leaks into RecBole's Config (it reads every --key=value in sys.argv)."""
+"""Test setup: a command's main() called without argv reads plain arguments, not pytest's flags."""
 
 import os
 import sys

@@ -127,7 +127,8 @@ def test_a_single_run_is_kept_for_the_comparison(workspace, run_dir, monkeypatch
 
 
 def test_the_seed_on_the_command_line_is_the_comparisons_first(workspace, run_dir, monkeypatch, capsys):
-    """``--seed=7 --seeds=2`` runs seeds 7 and 8 (RecBole's Config would give a --seed left in sys.argv to both)."""
+    """``--seed=7 --seeds=2`` runs seeds 7 and 8 (a --seed left among the command line's overrides, which outrank
+    config_dict, would give both seed 7)."""
     import sys
 
     import recbole_outfit.quick_start as quick_start
@@ -135,8 +136,9 @@ def test_the_seed_on_the_command_line_is_the_comparisons_first(workspace, run_di
 
     seeds = []
 
-    def recorded_run(model, dataset, config_file_list=None, config_dict=None, **kwargs):
-        seeds.append(Config(model, dataset, config_file_list=config_file_list, config_dict=config_dict)["seed"])
+    def recorded_run(model, dataset, config_file_list=None, config_dict=None, command_line=None, **kwargs):
+        seeds.append(Config(model, dataset, config_file_list=config_file_list, config_dict=config_dict,
+                            command_line=command_line)["seed"])
         return {"test_result": {"user_auc": 0.5 + len(seeds) / 100, "user_ndcg": 0.3}, "timing": {}}
 
     monkeypatch.setattr(quick_start, "run_recbole_outfit", recorded_run)
@@ -145,7 +147,7 @@ def test_the_seed_on_the_command_line_is_the_comparisons_first(workspace, run_di
             f"--results_dir={run_dir / 'results'}", *settings]
     monkeypatch.setattr(sys, "argv", list(argv))
     assert main() == 0
-    assert seeds == [7, 8] and sys.argv == argv  # restored afterwards
+    assert seeds == [7, 8] and sys.argv == argv  # untouched
     assert "`seeds`: `[7, 8]`" in open(run_dir / "results" / "synthetic630.md").read()
 
     monkeypatch.setattr(sys, "argv", [*argv[:4], "--seed=seven", *argv[5:]])

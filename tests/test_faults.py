@@ -76,10 +76,11 @@ def dead_pid():
 
 
 def run_main(monkeypatch, capsys, *args):
-    """``run_recbole_outfit.py ARGS`` in this process (RecBole's Config reads ``sys.argv``): (status, stderr)."""
+    """``run_recbole_outfit.py ARGS`` in this process: (status, stderr). ``sys.argv`` holds other arguments,
+    which must not be read."""
     from recbole_outfit.cli import main
 
-    monkeypatch.setattr(sys, "argv", ["run_recbole_outfit.py", *args])
+    monkeypatch.setattr(sys, "argv", ["run_recbole_outfit.py", "--epochs=not-these"])
     capsys.readouterr()
     status = main(list(args))
     return status, capsys.readouterr().err

@@ -120,11 +120,12 @@ def test_params_file_mistakes_name_their_line(text, phrases, run_dir):
 ])
 def test_searches_that_cannot_run_are_refused_before_training(text, algo, argv, phrases, workspace, run_dir,
                                                               monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["pytest", *argv])
+    from recbole_outfit.validation import parse_overrides
+
     monkeypatch.setattr(hyper, "run_recbole_outfit", lambda *a, **k: pytest.fail("trained despite a bad search"))
     with pytest.raises(ConfigError) as error:
         hyper.hyper_search("FND", "synthetic630", write_hyper(run_dir, text), algo=algo,
-                           config_dict=tiny_config(workspace, run_dir))
+                           config_dict=tiny_config(workspace, run_dir), command_line=parse_overrides(argv))
     for phrase in phrases:
         assert phrase in str(error.value)
 

@@ -53,7 +53,7 @@ from recbole_outfit.model.fndcl import FNDCL
 from recbole_outfit.pipeline.finished_runs import finished_or_new_run
 from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.report import format_table, machine_description
-from recbole_outfit.settings import key_line, properties_dir
+from recbole_outfit.settings import properties_dir
 from recbole_outfit.validation import SEARCH_ALGORITHMS as ALGORITHMS
 from recbole_outfit.validation import check_search_flags
 
@@ -135,6 +135,15 @@ def read_params_file(path):
     return space
 
 
+def searched_line(path, key):
+    """The 1-based line of the ``.hyper`` file ``path`` that searches ``key`` (None when none does)."""
+    with open(path, "r", encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if line.split()[:1] == [key]:
+                return number
+    return None
+
+
 def _plain(value, base):
     """A value hyperopt proposed as a plain Python value of the key's type (``quniform`` gives 64.0 for an
     int key; numpy scalars become Python numbers)."""
@@ -170,11 +179,11 @@ def check_space(model, dataset, space, algo, config_file_list, config_dict, para
             tried = values if kind == "choice" else values[:2]
             if kind == "loguniform":
                 tried = [float(np.exp(v)) for v in tried]
-            where = location(params_file, key_line(params_file, key))
+            where = location(params_file, searched_line(params_file, key))
             for value in tried:  # RecBole's Config with the plugin's type checks refuses a wrong value
                 Config(model, dataset, config_file_list=config_file_list,
                        config_dict={**(config_dict or {}), key: _plain(value, base[key])},
-                       config_dict_source=f"{where}, a value of the search", command_line=command_line)
+                       config_dict_source=f"{where}, a searched value", command_line=command_line)
     return base
 
 

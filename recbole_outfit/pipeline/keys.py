@@ -34,9 +34,10 @@ def data_root(config):
     return os.path.dirname(os.path.normpath(config["data_path"]))
 
 
-def stage_config(model, config, overrides, dataset=None):
+def stage_config(model, config, overrides, dataset=None, source=None):
     """Config of a stage model for ``config``'s dataset (or ``dataset``): shared keys + the stage's overrides,
-    no command line."""
+    no command line. ``source``: the key the overrides came from (``teacher_config``), which messages about
+    them name."""
     settings = {k: config[k] for k in SHARED_KEYS if k in config}
     if dataset and dataset != config["dataset"]:  # another dataset: its own yaml defines its data ...
         own = dataset_settings(config["dataset"])
@@ -45,7 +46,8 @@ def stage_config(model, config, overrides, dataset=None):
                 settings.pop(key, None)
     settings["data_path"] = data_root(config)
     settings.update(overrides or {})
-    return Config(model=model, dataset=dataset or config["dataset"], config_dict=settings, command_line=False)
+    labels = {key: source for key in overrides or {}} if source else None
+    return Config(model=model, dataset=dataset or config["dataset"], config_dict=settings, config_dict_source=labels)
 
 
 def fingerprint(config):

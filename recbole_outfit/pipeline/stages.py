@@ -194,7 +194,7 @@ class TeacherStage(Stage):
         return bool(config["distill"])
 
     def stage_config(self, config):
-        return stage_config("Teacher", config, config["teacher_config"])
+        return stage_config("Teacher", config, config["teacher_config"], source="teacher_config")
 
     @staticmethod
     def oracle(config):
@@ -256,7 +256,7 @@ class NeighbourStage(Stage):
 
     def stage_config(self, config):
         overrides = {"replace_neighbours": config["replace_neighbours"], **(config["autoencoder_config"] or {})}
-        return stage_config(GarmentAutoencoder, config, overrides)
+        return stage_config(GarmentAutoencoder, config, overrides, source="autoencoder_config")
 
     def build(self, config, train):
         ae_config = self.stage_config(config)

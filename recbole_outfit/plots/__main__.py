@@ -1,5 +1,4 @@
 """Pictures from the command line (matplotlib and scikit-learn: ``pip install "recbole-outfit[plot]"``).
-
     python -m recbole_outfit.plots grid  --checkpoint PATH --user U [--k 6] [--compose] --out grid.png
     python -m recbole_outfit.plots tsne  --checkpoint PATH [--users U1,U2,U3] [--others 300] --out tsne.png
     python -m recbole_outfit.plots curve (--history RUN-history.json | --log log/RUN.log) --out curve.png
@@ -18,11 +17,8 @@ import os
 import re
 import sys
 
-import numpy as np
-
 from recbole_outfit.errors import ConfigError, DataFormatError, exits_2_on_user_error
-from recbole_outfit.plots import draw
-from recbole_outfit.recommend.recommender import load_recommender
+from recbole_outfit.startup import loading
 
 
 def build_parser():
@@ -48,6 +44,16 @@ def build_parser():
     source.add_argument("--log", help="a run's log file (log/<model>/...log)")
     curve.add_argument("--out", required=True)
     return parser
+
+
+if __name__ == "__main__":  # --help and a wrong argument answer before the imports below load torch
+    build_parser().parse_args()
+    loading("RecBole, torch and matplotlib")
+
+import numpy as np
+
+from recbole_outfit.plots import draw
+from recbole_outfit.recommend.recommender import load_recommender
 
 
 # ---------------------------------------------------------------------------------------------- curve

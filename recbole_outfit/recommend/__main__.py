@@ -12,9 +12,7 @@ import argparse
 import sys
 
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
-from recbole_outfit.plots.draw import outfit_grid
-from recbole_outfit.recommend.recommender import load_recommender
-from recbole_outfit.report import format_table, write_json_atomic
+from recbole_outfit.startup import loading
 
 
 def build_parser():
@@ -38,6 +36,15 @@ def build_parser():
                         help="load a checkpoint that needs full unpickling (only a file you trust)")
     parser.add_argument("--gpu_id", default=None, help="GPU to use (default: the saved run's; '' = CPU)")
     return parser
+
+
+if __name__ == "__main__":  # --help and a wrong argument answer before the imports below load torch
+    build_parser().parse_args()
+    loading("RecBole and torch")
+
+from recbole_outfit.plots.draw import outfit_grid
+from recbole_outfit.recommend.recommender import load_recommender
+from recbole_outfit.report import format_table, write_json_atomic
 
 
 def parse_fixed(items):

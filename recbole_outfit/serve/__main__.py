@@ -9,8 +9,7 @@ import argparse
 import sys
 
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
-from recbole_outfit.recommend.recommender import load_recommender
-from recbole_outfit.serve.app import MAX_K, create_app
+from recbole_outfit.startup import loading
 
 
 def build_parser():
@@ -28,6 +27,14 @@ def build_parser():
                         help="load a checkpoint that needs full unpickling (only a file you trust)")
     parser.add_argument("--gpu_id", default=None, help="GPU to use (default: the saved run's; '' = CPU)")
     return parser
+
+
+if __name__ == "__main__":  # --help and a wrong argument answer before the imports below load torch
+    build_parser().parse_args()
+    loading("RecBole, torch and the web framework")
+
+from recbole_outfit.recommend.recommender import load_recommender
+from recbole_outfit.serve.app import MAX_K, create_app
 
 
 def load_app(args):
