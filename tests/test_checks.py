@@ -263,6 +263,16 @@ def test_help_and_argument_errors_answer_before_torch_and_recbole_load(script, a
         error_line(err)
 
 
+@pytest.mark.parametrize("text", ["--gpu_id=0", "--gpu_id=0,1", "--gpu_id=", "--learning_rate=1e-3", "--seed=7",
+                                  "--cold_shots=[1,5]", "--backbone=xs", "--teacher_config={'epochs': 2}",
+                                  "--cl_augmentations=['erase','replace']", "--show_progress=false", "--topk=10"])
+def test_the_early_check_accepts_what_recbole_accepts(text):
+    """The check before the imports refuses nothing the full Config accepts (RecBole normalises gpu_id, topk)."""
+    from recbole_outfit.validation import check_command_line, parse_overrides
+
+    check_command_line(parse_overrides([text]))
+
+
 # ============================================================================ E. seeds and trials at least one
 
 

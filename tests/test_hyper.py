@@ -78,7 +78,7 @@ def test_the_choice_follows_validation_never_test(workspace, run_dir, monkeypatc
     """Trials whose validation and test rankings disagree: the validation ranking decides."""
     scores = {0.001: (0.60, 0.95), 0.002: (0.80, 0.55), 0.004: (0.70, 0.75)}  # lr -> (valid, test) user_auc
 
-    def fake_run(model, dataset, config_file_list=None, config_dict=None):
+    def fake_run(model, dataset, config_file_list=None, config_dict=None, command_line=None):
         valid, test = scores[config_dict["learning_rate"]]
         return {"model": model, "dataset": dataset, "config": dict(config_dict), "best_valid_score": valid,
                 "best_valid_result": {"user_auc": valid}, "test_result": {"user_auc": test},
