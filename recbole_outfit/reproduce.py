@@ -44,8 +44,11 @@ def list_specs():
         seeds = list(range(2020, 2020 + spec.get("seeds", 1)))
         finished = ""
         if spec["kind"] in ("comparison", "sweep"):
-            done, total = status(spec, seeds)
-            finished = f", {done} of {total} runs finished"
+            try:
+                done, total = status(spec, seeds)
+                finished = f", {done} of {total} runs finished"
+            except ConfigError as error:  # e.g. a model this installation does not have
+                finished = f"; cannot run here: {error.what}"
         lines.append(f"{name:8s} {spec['title']} ({spec['kind']}, {', '.join(spec['datasets'])}, "
                      f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}{finished})")
     print("\n".join(lines))

@@ -53,19 +53,20 @@ def check_runs(spec, seeds, gpu_id=None):
 
 
 def status(spec, seeds):
-    """(finished, total) training runs of ``spec`` over ``seeds`` (the teacher rows count once per seed)."""
+    """(finished, total) training runs of ``spec`` over ``seeds`` (a teacher row: its stage's artifact)."""
     total = finished = 0
     for run in runs(spec):
         for dataset in spec["datasets"]:
+            model = "FNDCL" if run.model == "Teacher" and not run.settings else run.model
+            config = Config(model, dataset, config_dict=run_settings(spec, run, dataset), command_line=False)
+            total += len(seeds)
+            if read_manifest(config["data_path"], dataset) is None:  # not converted yet: nothing ran (and
+                continue  # --list does not generate it)
             for seed in seeds:
-                model = "FNDCL" if run.model == "Teacher" and not run.settings else run.model
-                config = Config(model, dataset, config_dict={**run_settings(spec, run, dataset), "seed": seed},
-                                command_line=False)
-                total += 1
-                if model == "FNDCL" and run.model == "Teacher":
-                    finished += int(teacher_is_cached(config))
-                else:
-                    finished += int(os.path.isfile(finished_run_path(config)))
+                config["seed"] = seed
+                kept = teacher_is_cached(config) if run.model == "Teacher" and model == "FNDCL" else \
+                    os.path.isfile(finished_run_path(config))
+                finished += int(kept)
     return finished, total
 
 
