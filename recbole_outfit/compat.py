@@ -25,8 +25,11 @@ Applied on ``import recbole_outfit``, each as narrow as the breakage it fixes (e
 
 import contextlib
 import logging
+import os
 
 import numpy as np
+
+from recbole_outfit.run_id import run_file_name
 
 
 _NUMPY_ALIASES = {
@@ -80,8 +83,37 @@ def init_run_logger(config):
         handler.close()
     _RUN_LOG_HANDLERS.clear()
     before = set(root.handlers)
+    log_dir = os.path.join("log", config["model"])  # RecBole's init_logger: ./log/<model>/
+    files_before = set(os.listdir(log_dir)) if os.path.isdir(log_dir) else set()
     init_logger(config)
-    _RUN_LOG_HANDLERS.extend(h for h in root.handlers if h not in before)
+    new = [_named_by_run_id(root, h, config) for h in list(root.handlers) if h not in before]
+    _RUN_LOG_HANDLERS.extend(new)
+    if not any(isinstance(h, logging.FileHandler) for h in new):
+        # basicConfig installed nothing (the root logger already had handlers, e.g. a host program's): RecBole's
+        # file stays empty; it still gets the run's name
+        for name in set(os.listdir(log_dir)) - files_before:
+            if name.endswith(".log") and os.path.getsize(os.path.join(log_dir, name)) == 0:
+                os.replace(os.path.join(log_dir, name), os.path.join(log_dir, run_file_name(config, ".log")))
+
+
+def _named_by_run_id(root, handler, config):
+    """RecBole names the log file by its own timestamp and a hash of the config; the run's files share one id
+    (``recbole_outfit.run_id``), so the file handler is replaced by one writing ``log/<model>/<model>-<dataset>-<id>.log``
+    (same level, format and filters; RecBole's file, still empty, is removed). Other handlers pass through."""
+    if not isinstance(handler, logging.FileHandler):
+        return handler
+    path = os.path.join(os.path.dirname(handler.baseFilename), run_file_name(config, ".log"))
+    renamed = logging.FileHandler(path)
+    renamed.setLevel(handler.level)
+    renamed.setFormatter(handler.formatter)
+    for log_filter in handler.filters:
+        renamed.addFilter(log_filter)
+    root.removeHandler(handler)
+    handler.close()
+    if os.path.isfile(handler.baseFilename) and os.path.getsize(handler.baseFilename) == 0:
+        os.remove(handler.baseFilename)
+    root.addHandler(renamed)
+    return renamed
 
 
 def apply():

@@ -1,6 +1,8 @@
 """Outputs that never clobber: a comparison's tables go to a folder of no tracked file by default, and a table with
 more rows or seeds is not replaced without ``--overwrite``."""
 
+import contextlib
+import logging
 import os
 import subprocess
 
@@ -65,3 +67,38 @@ def test_a_table_without_its_csv_is_not_replaced(tmp_path):
     with pytest.raises(ConfigError, match="without its .csv"):
         compare.refuse_smaller_table(str(tmp_path), "toy", 10, 3)
     compare.refuse_smaller_table(str(tmp_path), "toy", 1, 1, overwrite=True)
+
+
+@contextlib.contextmanager
+def bare_root_logger():
+    """The root logger without pytest's capture handlers, as on the command line (RecBole's init_logger installs
+    its console and file handlers only on a root logger that has none). pytest adds its handlers for each test
+    phase, so this is entered inside the test."""
+    root = logging.getLogger()
+    kept = root.handlers[:]
+    root.handlers = []
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers = kept
+
+
+@pytest.mark.slow
+def test_the_files_of_one_run_share_one_id(workspace, run_dir):
+    from recbole_outfit.quick_start import run_recbole_outfit
+
+    with bare_root_logger():
+        result = run_recbole_outfit("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, plot=True, state="INFO"),
+                                    command_line=False)
+    stem = os.path.splitext(os.path.basename(result["checkpoint"]))[0]
+    assert stem.startswith("NPair-synthetic630-")
+    logs = [os.path.basename(p) for p in (run_dir / "log" / "NPair").iterdir()]
+    assert logs == [f"{stem}.log"]  # RecBole's own, differently named file is gone
+    assert os.path.basename(result["results_json"]) == f"{stem}.json"
+    saved = os.path.dirname(result["checkpoint"])
+    for suffix in ("-history.json", "-curve.png"):
+        assert os.path.isfile(os.path.join(saved, stem + suffix)), suffix
+    assert (run_dir / "log_tensorboard" / stem).is_dir()
+    assert "Results written to" in (run_dir / "log" / "NPair" / f"{stem}.log").read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ TOP = ("recbole_outfit.quick_start", "recbole_outfit.pipeline", "recbole_outfit.
 BELOW_PIPELINE = ("recbole_outfit.model", "recbole_outfit.data", "recbole_outfit.evaluator", "recbole_outfit.trainer",
                   "recbole_outfit.errors", "recbole_outfit.compat", "recbole_outfit.report", "recbole_outfit.atomic",
                   "recbole_outfit.settings", "recbole_outfit.config", "recbole_outfit.utils", "recbole_outfit.validation",
-                  "recbole_outfit.checkpoint", "recbole_outfit.verified", "recbole_outfit.plots.draw",
+                  "recbole_outfit.checkpoint", "recbole_outfit.verified", "recbole_outfit.run_id", "recbole_outfit.plots.draw",
                   "recbole_outfit.options", "recbole_outfit.startup")
 # command-line modules: they check their arguments with light modules first and import the run's modules inside
 # main afterwards, so that --help and a mistake answer before torch and RecBole load (docs/configuration.md)

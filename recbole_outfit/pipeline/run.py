@@ -10,10 +10,9 @@
 import os
 import tempfile
 import time
-import uuid
 from logging import getLogger
 
-from recbole.utils import get_local_time, init_seed, set_color
+from recbole.utils import init_seed, set_color
 
 from recbole_outfit.checkpoint import load_checkpoint
 from recbole_outfit.data.prepare import ensure_atomic_dataset
@@ -22,6 +21,7 @@ from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
 from recbole_outfit.pipeline.keys import EVALUATION_KEYS, fingerprint, stage_config
 from recbole_outfit.pipeline.stages import check_stages, load_artifacts, prepare_stages
 from recbole_outfit.report import results_table, write_json_atomic
+from recbole_outfit.run_id import run_file_name
 from recbole_outfit.utils import create_dataset, data_preparation, get_trainer, is_outfit_model
 
 
@@ -164,9 +164,8 @@ def cold_start(config, model):
 
 
 def results_name(config):
-    """The results JSON's file name, ``<model>-<dataset>-<time>-<random>.json``: the random part (as in the
-    checkpoint's name) keeps runs that end in the same second apart, e.g. side by side on one machine."""
-    return f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.json"
+    """The results JSON's file name, ``<model>-<dataset>-<run id>.json``: the id its log and checkpoint carry."""
+    return run_file_name(config, ".json")
 
 
 def cold_start_and_write_results(config, trainer, test_results, best_valid_score, best_valid_result, checkpoint,

@@ -17,18 +17,17 @@
 """
 
 import os
-import uuid
 
 import torch
 import torch.distributed as dist
 from recbole.trainer import Trainer
-from recbole.utils import get_local_time
 from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
 from recbole_outfit.evaluator.collector import PerUserCollector
 from recbole_outfit.plots.draw import require_matplotlib, training_curve
 from recbole_outfit.report import write_json_atomic
+from recbole_outfit.run_id import run_file_name
 from recbole_outfit.trainer.checkpointing import CheckpointMixin
 from recbole_outfit.trainer.lookahead import Lookahead
 from recbole_outfit.trainer.mixed_precision import MixedPrecisionMixin
@@ -42,7 +41,7 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
         if distributed_cpu:
             self.distributed_model = DistributedDataParallel(self.model)
         self.eval_collector = PerUserCollector(config)
-        name = [f"{config['model']}-{config['dataset']}-{get_local_time()}-{uuid.uuid4().hex[:6]}.pth"]
+        name = [run_file_name(config, ".pth")]  # the run's id, shared with its log and results JSON
         if not config["single_spec"]:  # every process must load the file the first one saves
             dist.broadcast_object_list(name, src=0)
         self.saved_model_file = os.path.join(self.checkpoint_dir, name[0])
