@@ -16,6 +16,7 @@ import enum
 import os
 import pickle
 import pickletools
+import sys
 import zipfile
 
 import torch
@@ -53,6 +54,31 @@ def restore(value):
     if isinstance(value, (list, tuple)):
         return type(value)(restore(v) for v in value)
     return value
+
+
+RECBOLE_LOADER = ("recbole.quick_start.quick_start", "load_data_and_model")
+
+
+def refuse_recbole_loader():
+    """Raise ConfigError when RecBole's own ``recbole.quick_start.load_data_and_model`` is reading a plugin
+    checkpoint (called while a plugin ``Config`` is unpickled), before it spends minutes on a dataset it cannot use.
+
+    RecBole's function cannot rebuild a plugin run, and a plugin cannot make it without changing RecBole for
+    every other caller: it finds the model class with ``recbole.utils.get_model``, which searches RecBole's own
+    model packages only, and it builds the data with RecBole's ``create_dataset`` and ``data_preparation``, which
+    build RecBole's ``Dataset``, not the plugin's outfit dataset (garments, image store, evaluation splits).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == RECBOLE_LOADER:
+            raise ConfigError(
+                "recbole.quick_start.load_data_and_model cannot load a recbole-outfit checkpoint: RecBole's function "
+                "looks the model up with recbole.utils.get_model, which knows only RecBole's own models, and builds "
+                "RecBole's Dataset, not the plugin's outfit dataset (garments, image store, evaluation splits); "
+                "changing those would change RecBole for every other program", where="load_data_and_model",
+                fix="call recbole_outfit.quick_start.load_data_and_model(path) instead: the same argument and the "
+                    "same return tuple (config, model, dataset, train_data, valid_data, test_data)")
+        frame = frame.f_back
 
 
 def _is_pickle(path):

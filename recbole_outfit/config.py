@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from recbole.config.configurator import Config as RecBoleConfig
 
-from recbole_outfit.checkpoint import plain, restore
+from recbole_outfit.checkpoint import plain, refuse_recbole_loader, restore
 from recbole_outfit.compat import distributed_backend
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import register_metrics
@@ -61,6 +61,7 @@ class Config(RecBoleConfig):
         return state
 
     def __setstate__(self, state):
+        refuse_recbole_loader()  # RecBole's load_data_and_model cannot rebuild a plugin run: say so, and what to call
         if "yaml_loader" in state:  # pickled by an earlier version (only loadable with --trust_checkpoint)
             self.__dict__.update(state)
             return

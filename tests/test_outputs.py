@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from conftest import tiny_config
+from trained_fixture import checkpoint  # noqa: F401 (fixture)
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.experiments import compare
 
@@ -102,3 +103,18 @@ def test_the_files_of_one_run_share_one_id(workspace, run_dir):
         assert os.path.isfile(os.path.join(saved, stem + suffix)), suffix
     assert (run_dir / "log_tensorboard" / stem).is_dir()
     assert "Results written to" in (run_dir / "log" / "NPair" / f"{stem}.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_recboles_load_data_and_model_says_why_not_and_what_to_call(checkpoint):
+    import torch
+    from recbole.quick_start import load_data_and_model as recboles
+    from recbole_outfit.quick_start import load_data_and_model
+
+    with pytest.raises(ConfigError) as refused:
+        recboles(checkpoint)
+    message = str(refused.value)
+    assert "recbole.utils.get_model" in message and "recbole_outfit.quick_start.load_data_and_model" in message
+    config, model, *_ = load_data_and_model(checkpoint)  # the plugin's function loads the same file
+    assert config["model"] == "NPair" and type(model).__name__ == "NPair"
+    assert torch.load(checkpoint, weights_only=True)["config"]["model"] == "NPair"  # other readers are unaffected
