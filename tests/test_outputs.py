@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _fake_run(scores):
-    def run_model(model, dataset, seed, config_file_list, config_dict):
+    def run_model(model, dataset, seed, *rest):
         auc = scores[model] + (seed - 2020) / 100
         return {"test_result": {"user_auc": auc, "user_ndcg": auc / 2}, "timing": {"seconds_per_epoch": 1.0}}
     return run_model

@@ -329,7 +329,7 @@ def write_hyper_tables(trials, model, dataset, space_text, params_file, algo, co
 
 
 def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=100, early_stop=10,
-                 config_file_list=None, config_dict=None, out_dir="results", command=None, command_line=None):
+                 config_file_list=None, config_dict=None, out_dir=None, command=None, command_line=None):
     """Search ``model``'s settings on ``dataset`` over ``params_file`` by the validation metric.
 
     Args:
@@ -340,7 +340,8 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
         max_evals (int): trials at most (an exhaustive search tries every combination).
         early_stop (int): stop after this many trials without a better validation score (RecBole's).
         config_file_list, config_dict: the fixed settings every trial starts from.
-        out_dir (str): where ``hyper-<model>-<dataset>.md`` / ``.csv`` go.
+        out_dir (str): where ``hyper-<model>-<dataset>.md`` / ``.csv`` go (default ``<checkpoint_dir>/comparisons``,
+            a folder of no tracked file).
         command (str): the command shown on top of the table.
         command_line (dict): ``--key=value`` overrides fixed for every trial (above ``config_dict``).
 
@@ -352,6 +353,7 @@ def hyper_search(model, dataset, params_file=None, algo="exhaustive", max_evals=
     path = resolve_params_file(params_file, model if isinstance(model, str) else model.__name__)
     space = read_params_file(path)
     base = check_space(model, dataset, space, algo, config_file_list, config_dict, path, command_line)
+    out_dir = out_dir or os.path.join(base["checkpoint_dir"], "comparisons")
     init_run_logger(base)
     logger = getLogger()
     runner = TrialRunner(base["model"], dataset, config_dict, base, command_line)

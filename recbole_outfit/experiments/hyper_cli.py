@@ -27,7 +27,8 @@ def build_parser():
     parser.add_argument("--max_evals", type=int, default=100, help="trials at most (random / bayes)")
     parser.add_argument("--early_stop", type=int, default=10,
                         help="stop after this many trials without a better validation score")
-    parser.add_argument("--results_dir", default="results", help="where hyper-<model>-<dataset>.md/.csv go")
+    parser.add_argument("--results_dir", default=None,
+                        help="where hyper-<model>-<dataset>.md/.csv go (default <checkpoint_dir>/comparisons)")
     return parser
 
 
