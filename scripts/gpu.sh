@@ -16,7 +16,8 @@
 #    separate report, so that the tables of step 2 are kept if a short lease ends during these runs;
 # 4. 224 px (the paper's input size) at synthetic630's size (synthetic630px224, drawn at 291 px): training step
 #    and full scoring against the bare item encoder, with the store on the GPU and then forced onto the host
-#    path (gpu_store_budget=0: pinned reads, asynchronous copies, the next batch read ahead), and one NPair
+#    path (gpu_store_budget=0: pinned reads, asynchronous copies, the next batch read ahead; also with the store
+#    dropped from the page cache before each pass, read from disk with and without reading ahead), and one NPair
 #    epoch at 224 px with and without enable_amp (reports: $OUT/224px/, $OUT/224px-host/, $OUT/224px/amp/);
 # 5. with FULL_SIZE=1, Polyvore-630's size at 224 px (synthetic630full224): full test scoring on the GPU, for
 #    the paper's 74.1 s (XS, P100, Table 5), and on the host path (the store is larger than a 16-24 GB card).
@@ -76,7 +77,7 @@ if [ "${RES224:-1}" = "1" ]; then
         --out="$OUT/224px" --gpu_id=0 --convert_workers="$WORKERS"
     "$PYTHON" -m recbole_outfit.benchmarks.scale --dataset=synthetic630px224 --steps="$STEPS" --rounds="$ROUNDS" \
         --load_repeats=0 --score_repeats="$SCORE_REPEATS" --amp_epochs=0 --out="$OUT/224px-host" --gpu_id=0 \
-        --convert_workers="$WORKERS" --gpu_store_budget=0
+        --convert_workers="$WORKERS" --gpu_store_budget=0 --cold_store
 fi
 
 if [ "${FULL_SIZE:-0}" = "1" ]; then

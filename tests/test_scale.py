@@ -4,6 +4,8 @@ import glob
 import json
 import os
 
+import numpy as np
+
 from conftest import tiny_config
 from recbole_outfit.benchmarks import scale
 
@@ -19,7 +21,7 @@ def test_scale_benchmark_writes_its_report(workspace, run_dir):
     _forget_dataset_caches(config, "synthetic53")
     settings = [f"--{k}={v}" for k, v in config.items()]
     args = ["--dataset=synthetic53", "--steps=2", "--rounds=2", "--load_repeats=1", "--score_repeats=1",
-            f"--out={run_dir / 'results'}", *settings]
+            "--cold_store", f"--out={run_dir / 'results'}", *settings]
     assert scale.main(args) == 0
     report = open(run_dir / "results" / "scale-synthetic53.md").read()
     for heading in ("## Dataset load", "## Training step", "## Full test scoring", "### Memory during a scoring pass"):
@@ -39,6 +41,25 @@ def test_scale_benchmark_writes_its_report(workspace, run_dir):
     assert "## Against the bare item encoder (channels-last)" in report
     assert 0 < bare["step"]["bare_seconds"] < bare["step"]["seconds"] and bare["step"]["garments"] > 0
     assert 0 < bare["scoring"]["ratio"] < 1.5  # a scoring pass is never much faster than its encoder alone
+    cold = data["facts"]["cold_store"]  # scoring and steps with the store read from disk, ahead and not
+    assert set(cold) == {"read ahead", "no read ahead"} and "## A store that is not in the page cache" in report
+    assert all(c["scoring_seconds"] > 0 and c["step_seconds"] > 0 for c in cold.values())
+
+
+def test_dropping_the_store_from_memory_empties_its_mapping(tmp_path):
+    """The cold-store rows drop the store's pages before each pass: they leave this process's resident set."""
+    from recbole_outfit.data.image_store import ImageStore
+
+    path = tmp_path / "images.npy"
+    np.save(path, np.full((512, 3, 64, 64), 7, dtype=np.uint8))  # 6 MiB
+    store = ImageStore(str(path))
+    before = scale.ResidentMemory.read()["file"]
+    assert int(store.array[:, 0, 0, 0].sum() + store.array.sum(dtype=np.int64)) > 0  # every page read
+    touched = scale.ResidentMemory.read()["file"]
+    scale.drop_store_pages(store)
+    after = scale.ResidentMemory.read()["file"]
+    assert touched - before > 5 * 2**20 and touched - after > 5 * 2**20
+    assert int(store.array.sum(dtype=np.int64)) == 512 * 3 * 64 * 64 * 7  # the data is read again, intact
 
 
 def test_scale_benchmark_reruns_one_part_and_keeps_the_others(workspace, run_dir):

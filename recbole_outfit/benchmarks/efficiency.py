@@ -37,6 +37,7 @@ from recbole_outfit.config import Config
 from recbole_outfit.model.autoencoder import neighbour_table
 from recbole_outfit.model.distillation import FrozenTeacher
 from recbole_outfit.report import command_text, format_table, machine_description
+from recbole_outfit.trainer.lookahead import Lookahead
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 PAPER_PARAMS_630 = {"large": 65.99, "M": 28.10, "S": 13.88, "XS": 2.85}  # Table 5, millions
@@ -162,17 +163,28 @@ def _random_neighbours(dataset, k=10):
                            len(dataset.garment_category), k)
 
 
-def time_steps(model, loader, device, steps, warmup=3):
-    """Seconds per optimisation step (data, loss, backward, SGD step), as RecBole's Trainer does them."""
+def _batches(model, loader, device):
+    """The loader's batches as the trainer draws them: one step ahead, with the next batch's images read
+    meanwhile, when the model reads a host image store ahead (``trainer.lookahead``)."""
+    if getattr(model, "prefetch_batch", None) is not None and model.reads_images_ahead():
+        return iter(Lookahead(loader, lambda batch: model.prefetch_batch(batch.to(device))))
+    return iter(loader)
+
+
+def time_steps(model, loader, device, steps, warmup=3, before_step=None):
+    """Seconds per optimisation step (data, loss, backward, SGD step), as RecBole's Trainer does them;
+    ``before_step()`` runs before each step, untimed (e.g. dropping the image store from the page cache)."""
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
     model.train()
-    seconds, batches = [], iter(loader)
+    seconds, batches = [], _batches(model, loader, device)
     for step in range(warmup + steps):
+        if before_step is not None:
+            before_step()
         started = time.perf_counter()
         try:
             interaction = next(batches)
         except StopIteration:
-            batches = iter(loader)
+            batches = _batches(model, loader, device)
             interaction = next(batches)
         interaction = interaction.to(device)
         optimizer.zero_grad()
