@@ -14,8 +14,9 @@ import argparse
 import sys
 
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
+from recbole_outfit.pipeline.model_spec import parse_model_spec, split_model_specs
 from recbole_outfit.startup import loading
-from recbole_outfit.validation import check_command_line, parse_overrides
+from recbole_outfit.validation import check_command_line, check_model_names, parse_overrides
 
 DEFAULT_MODEL = "FNDCL"
 DEFAULT_DATASET = "synthetic630"
@@ -66,16 +67,16 @@ def main(argv=None):
     overrides = parse_overrides(rest)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     check_command_line(overrides, config_files)
+    models = split_model_specs(args.model)
+    check_model_names([parse_model_spec(spec)[0] for spec in models])
 
     loading()
     from recbole_outfit.experiments.compare import compare
     from recbole_outfit.pipeline.finished_runs import keep_finished_run
-    from recbole_outfit.pipeline.model_spec import parse_model_spec, split_model_specs
     from recbole_outfit.config import Config
     from recbole_outfit.quick_start import run_distributed, run_recbole_outfit
     from recbole_outfit.report import command_text
 
-    models = split_model_specs(args.model)
     if len(models) > 1 or args.seeds > 1:
         # the comparison's seeds are S, S+1, ...: the first goes in config_dict, below each row's own settings
         # (a --seed left among the overrides, which outrank config_dict, would give every seed's row seed S)

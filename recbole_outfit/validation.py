@@ -18,10 +18,13 @@ set (file and line, ``--key=value``, the config dict or the stage's settings) an
 
 import ast
 import difflib
+import glob
+import os
 
 from recbole_outfit.errors import ConfigError, location
 from recbole_outfit.options import OPTIONS, check_augmentation_pair, choose
-from recbole_outfit.settings import (check_types, documented_keys, documented_types, key_line, read_yaml_file)
+from recbole_outfit.settings import (check_types, documented_keys, documented_types, key_line, properties_dir,
+                                     read_yaml_file, recbole_properties_dir)
 
 
 def _interval(low=None, high=None, low_open=False, high_open=False):
@@ -74,6 +77,23 @@ def check_search_flags(algo, max_evals, early_stop):
     if not isinstance(early_stop, int) or early_stop < 1:
         raise ConfigError(f"--early_stop must be at least 1, got {early_stop!r}", where=f"--early_stop={early_stop}",
                           fix="Give after how many trials without a better validation score to stop, e.g. 10")
+
+
+def check_model_names(names):
+    """Refuse a model that neither the plugin (a ``properties/model/<Name>.yaml``) nor RecBole (a module
+    ``recbole/model/<type>/<name>.py``, which is how RecBole's ``get_model`` finds it) has, with a did-you-mean;
+    read from disk, nothing imported. ``Config`` resolves the names for real later."""
+    plugin = [name[:-5] for name in os.listdir(os.path.join(properties_dir(), "model")) if name.endswith(".yaml")]
+    recbole_models = os.path.join(os.path.dirname(recbole_properties_dir()), "model")
+    modules = {os.path.basename(path)[:-3] for path in glob.glob(os.path.join(recbole_models, "*", "*.py"))}
+    known = {name.lower() for name in plugin} | (modules - {"__init__", "abstract_recommender", "layers", "init",
+                                                           "loss"})
+    for name in names:
+        if name.lower() not in known:
+            close = difflib.get_close_matches(name, sorted(plugin), n=1, cutoff=0.6)
+            raise ConfigError(f"unknown model {name!r}", where="--model",
+                              fix=(f"Did you mean {close[0]!r}? " if close else "")
+                              + f"The plugin's models: {', '.join(sorted(plugin))}; or any RecBole model (e.g. BPR)")
 
 
 def convert_value(text):
@@ -219,5 +239,5 @@ def check_command_line(overrides, config_files=None):
     return given
 
 
-__all__ = ["RANGES", "SEARCH_ALGORITHMS", "STAGE_SETTINGS", "check_search_flags", "check_command_line", "parse_overrides", "check_settings", "check_values", "convert_value",
+__all__ = ["RANGES", "SEARCH_ALGORITHMS", "STAGE_SETTINGS", "check_model_names", "check_search_flags", "check_command_line", "parse_overrides", "check_settings", "check_values", "convert_value",
            "documented_types", "validate", "where_in"]

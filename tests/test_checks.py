@@ -243,6 +243,7 @@ print("STATUS", status, "HEAVY", ",".join(heavy) or "none")
     ("run_recbole_outfit.py", ["--lerning_rate=0.1"], 2),
     ("run_recbole_outfit.py", ["--backbone=XXL"], 2),
     ("run_recbole_outfit.py", ["--seeds=0"], 2),
+    ("run_recbole_outfit.py", ["--model=NPair,FNDC"], 2),
     ("run_hyper_outfit.py", ["--help"], 0),
     ("run_hyper_outfit.py", ["--algo=random", "--max_evals=0"], 2),
     ("-m recbole_outfit.recommend", ["--help"], 0),
@@ -271,6 +272,18 @@ def test_the_early_check_accepts_what_recbole_accepts(text):
     from recbole_outfit.validation import check_command_line, parse_overrides
 
     check_command_line(parse_overrides([text]))
+
+
+def test_the_early_model_check_knows_every_model():
+    """The model-name check before the imports (yaml files and RecBole's module files, read from disk) accepts
+    every plugin model and RecBole's own, and refuses a misspelt one with a suggestion."""
+    from recbole_outfit.errors import ConfigError
+    from recbole_outfit.model import MODELS
+    from recbole_outfit.validation import check_model_names
+
+    check_model_names([*MODELS, "BPR", "LightGCN", "Pop", "Random"])
+    with pytest.raises(ConfigError, match="unknown model 'FNDC'. Did you mean 'FNDCL'"):
+        check_model_names(["NPair", "FNDC"])
 
 
 # ============================================================================ E. seeds and trials at least one
