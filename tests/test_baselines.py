@@ -15,6 +15,7 @@ from recbole_outfit.quick_start import run_recbole_outfit
 from recbole_outfit.utils import create_dataset, get_model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, overrides", [
     ("OutfitBPR", {}), ("LPAE", {"lpae_variant": "u"}), ("LPAE", {"lpae_variant": "g"}), ("FHN", {}),
 ])
@@ -47,6 +48,7 @@ def test_fhn_pairwise_codes():
         assert torch.allclose(out[m, 6], torch.stack(pairs).mean() / 6, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_model_specs_and_extra_tables(workspace, run_dir):
     config = tiny_config(workspace, run_dir, backbone="XS", test_hard=True, cold_dataset="synthetic53", cold_repeats=2)
     compare(["LPAE", "LPAE:lpae_variant=g"], "synthetic630", config_dict=config, out_dir=str(run_dir / "results"))
@@ -55,6 +57,7 @@ def test_model_specs_and_extra_tables(workspace, run_dir):
     assert "## Cold start on synthetic53" in markdown and "LPAE (w)" in markdown and "non-personalized" in markdown
 
 
+@pytest.mark.slow
 def test_comparison_command_writes_both_tables(workspace, run_dir):
     config = tiny_config(workspace, run_dir, teacher_config={"epochs": 1}, autoencoder_config={"epochs": 1})
     summary = compare(["Teacher", "NPair", "FND"], "synthetic630", seeds=2, config_dict=config,
@@ -75,6 +78,7 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
     assert len([s for s in stages if s.endswith(".pth")]) == 2
 
 
+@pytest.mark.slow
 def test_comparison_resumes_from_finished_runs(workspace, run_dir, monkeypatch):
     import recbole_outfit.quick_start as quick_start
 
@@ -101,6 +105,7 @@ def test_comparison_resumes_from_finished_runs(workspace, run_dir, monkeypatch):
                     out_dir=str(run_dir / "results"))
 
 
+@pytest.mark.slow
 def test_a_single_run_is_kept_for_the_comparison(workspace, run_dir, monkeypatch):
     """``--model=NPair`` alone keeps its result where a comparison looks, so the comparison trains nothing."""
     import json
@@ -126,6 +131,7 @@ def test_a_single_run_is_kept_for_the_comparison(workspace, run_dir, monkeypatch
     assert summary["NPair"]["user_auc"][0] == pytest.approx(single["test_result"]["user_auc"] * 100)
 
 
+@pytest.mark.slow
 def test_the_seed_on_the_command_line_is_the_comparisons_first(workspace, run_dir, monkeypatch, capsys):
     """``--seed=7 --seeds=2`` runs seeds 7 and 8 (a --seed left among the command line's overrides, which outrank
     config_dict, would give both seed 7)."""

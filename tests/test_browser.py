@@ -16,6 +16,8 @@ import pytest
 
 from trained_fixture import checkpoint, rec  # noqa: F401 (fixtures)
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real browser, over a model trained for the test
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SKIP = os.environ.get("RECBOLE_OUTFIT_SKIP_BROWSER") == "1"
 WAIT = 120  # seconds: composing outfits on a loaded 2-core machine takes a while

@@ -43,6 +43,7 @@ def test_mean_is_the_non_personalized_reference():
     assert torch.allclose(cold_start_scores(KNOWN, CANDIDATES, "mean"), CANDIDATES.mean(0))
 
 
+@pytest.mark.slow
 def test_cold_start_after_training_with_hard_negatives(workspace, run_dir):
     config = tiny_config(workspace, run_dir, backbone="XS", test_hard=True, train_neg_hard_ratio=0.5,
                          cold_dataset="synthetic53", cold_repeats=3)

@@ -96,6 +96,7 @@ def test_cached_dataset_equals_the_processed_one(workspace, run_dir, data_root, 
             assert torch.equal(a._dataset.inter_feat[key], b._dataset.inter_feat[key]), key
 
 
+@pytest.mark.slow
 def test_training_from_the_cache_gives_the_same_result(workspace, run_dir, data_root):
     results = []
     for cache in (False, True, True):  # processed, then the cache built, then the cache used

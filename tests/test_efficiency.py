@@ -1,5 +1,6 @@
 """Cached evaluation equals the per-row baseline; the efficiency benchmark runs end to end on tiny data."""
 
+import pytest
 import torch
 
 from conftest import tiny_config
@@ -30,6 +31,7 @@ def test_cached_and_per_row_scores_are_equal(workspace, run_dir):
     assert model._feature_cache is None
 
 
+@pytest.mark.slow
 def test_efficiency_benchmark_writes_its_report(workspace, run_dir):
     settings = [f"--{k}={v}" for k, v in tiny_config(workspace, run_dir).items()]
     args = ["--dataset=synthetic53", "--sizes=large,XS", "--repeats=2", "--baseline_repeats=1",

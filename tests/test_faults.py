@@ -206,6 +206,7 @@ def test_unwritable_converter_output_is_refused_before_any_tuple_is_read(tmp_pat
                          "output folder", "--out", "permissions")
 
 
+@pytest.mark.slow
 def test_unwritable_data_path_of_a_training_run_exits_2(tmp_path):
     """The same through ``run_recbole_outfit.py``: the data folder is converted before training."""
     root = fixture_root(tmp_path)
@@ -341,6 +342,7 @@ KILLED_CONVERTER = """
 """
 
 
+@pytest.mark.slow
 def test_killed_converter_leftover_is_removed_by_the_next_run(tmp_path, live_process, caplog):
     root = fixture_root(tmp_path)
     out = tmp_path / "atomic"
@@ -377,6 +379,7 @@ KILLED_GENERATOR = """
 """
 
 
+@pytest.mark.slow
 def test_killed_generator_leftover_is_removed_by_the_next_run(tmp_path, live_process, caplog):
     root = tmp_path / "dataset_raw" / "synthetic"
     child = run_in_child(KILLED_GENERATOR, root, cwd=tmp_path)
@@ -419,6 +422,7 @@ def test_converter_that_loses_the_publication_race_uses_the_winners_folder(tmp_p
     assert any("published by another process" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_two_converters_started_together_both_finish(tmp_path):
     """Real processes, whatever the interleaving: both exit 0, one complete folder, no temporary folder left."""
     root = fixture_root(tmp_path)
@@ -479,6 +483,7 @@ KILLED_WRITER = """
 """
 
 
+@pytest.mark.slow
 def test_killed_writer_leaves_the_old_file_and_a_temp_file_that_is_cleaned(tmp_path, live_process):
     path = tmp_path / "results.json"
     path.write_text("old results")
@@ -558,6 +563,7 @@ class Killed(Exception):
     """Stands for the process being killed: raised by a hook right after an epoch's resume state is written."""
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics(workspace, tmp_path, monkeypatch):
     from conftest import tiny_config
     from recbole_outfit.quick_start import run_recbole_outfit
@@ -588,6 +594,7 @@ def test_killed_run_resumes_to_the_same_metrics(workspace, tmp_path, monkeypatch
     assert os.listdir(tmp_path / "b" / "saved" / "resume") == []  # finished: nothing left to resume
 
 
+@pytest.mark.slow
 def test_a_fresh_run_replaces_an_interrupted_one(workspace, tmp_path, monkeypatch, caplog):
     from conftest import tiny_config
     from recbole_outfit.quick_start import run_recbole_outfit
@@ -617,6 +624,7 @@ def test_a_fresh_run_replaces_an_interrupted_one(workspace, tmp_path, monkeypatc
 # ============================================================================ 8. checkpoints cannot run code
 
 
+@pytest.mark.slow
 def test_plugin_checkpoints_load_with_the_weights_only_loader(trained_npair):
     import torch
 
@@ -658,6 +666,7 @@ def recbole_quick_start():
             del sys.modules[name]
 
 
+@pytest.mark.slow
 def test_recbole_load_data_and_model_reads_a_checkpoint_written_through_the_plugin(workspace, tmp_path, monkeypatch,
                                                                                     recbole_quick_start):
     """RecBole's own ``load_data_and_model`` (its ``torch.load`` with today's weights-only default, which failed
@@ -678,6 +687,7 @@ def test_recbole_load_data_and_model_reads_a_checkpoint_written_through_the_plug
     assert type(model).__name__ == "BPR" and config["dataset"] == "synthetic630" and dataset.user_num > 1
 
 
+@pytest.mark.slow
 def test_plugin_load_data_and_model_rebuilds_a_plugin_model(trained_npair):
     from recbole_outfit.quick_start import load_data_and_model
 
@@ -688,6 +698,7 @@ def test_plugin_load_data_and_model_rebuilds_a_plugin_model(trained_npair):
 # ============================================================================ 9. narrow compatibility
 
 
+@pytest.mark.slow
 def test_importing_the_plugin_changes_no_warning_filter_and_sets_no_numpy_alias(tmp_path):
     done = run_in_child("""
         import warnings

@@ -110,6 +110,7 @@ def student_config(workspace, run_dir, **overrides):
     return tiny_config(workspace, run_dir, teacher_config={"epochs": 1}, autoencoder_config={"epochs": 1}, **overrides)
 
 
+@pytest.mark.slow
 def test_staged_pipeline_trains_then_reuses_every_stage(workspace, run_dir, caplog):
     caplog.set_level("INFO")
     config = student_config(workspace, run_dir)
@@ -144,12 +145,14 @@ def test_staged_pipeline_trains_then_reuses_every_stage(workspace, run_dir, capl
     assert "Stage teacher" not in caplog.text
 
 
+@pytest.mark.slow
 def test_variable_length_dataset_with_erase_pair(workspace, run_dir):
     result = run_recbole_outfit("FNDCL", "synthetic519", config_dict=student_config(workspace, run_dir))
     assert result["config"]["cl_augmentations"] == ["erase", "erase"] and result["config"]["fnd_alpha"] == 3.75
     assert result["config"]["neighbour_table"] is None
 
 
+@pytest.mark.slow
 def test_wrong_or_missing_teacher_checkpoint(workspace, run_dir):
     config = student_config(workspace, run_dir, cl_weight=0.0)
     with pytest.raises(ConfigError, match="does not exist"):

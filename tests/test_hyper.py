@@ -22,6 +22,7 @@ def write_hyper(folder, text, name="space.hyper"):
     return str(path)
 
 
+@pytest.mark.slow
 def test_search_picks_the_better_validation_value_and_reruns_train_nothing(workspace, run_dir, monkeypatch):
     """Exhaustive search over two alphas of FND: the teacher stage is trained once for both trials, the
     better validation score wins, an interrupted search resumes, and a rerun reuses every trial."""
@@ -143,6 +144,7 @@ def test_shipped_search_spaces_name_their_models_keys():
     assert hyper.resolve_params_file("alpha", "FND").endswith(os.path.join("hyper", "alpha.hyper"))
 
 
+@pytest.mark.slow
 def test_command_line_error_is_one_paragraph(run_dir):
     done = subprocess.run([sys.executable, os.path.join(REPO, "run_hyper_outfit.py"), "--model=FND",
                            "--params_file=nosuch.hyper"], cwd=run_dir, capture_output=True, text=True, timeout=300,

@@ -207,6 +207,7 @@ def test_normalized_d_has_mean_alpha_on_the_sampled_training_negatives(tiny_orac
     assert float(paper.user_mean_score[1:].mean()) > float(teacher.user_scores(users, negatives[:, 0]).mean())
 
 
+@pytest.mark.slow
 def test_teacher_oracle_without_a_generator_world_exits_2_before_training(workspace, tmp_path):
     """A converted dataset whose raw root has no world file (like Polyvore-U) cannot have an oracle."""
     root = tmp_path / "raw"
@@ -225,6 +226,7 @@ def test_teacher_oracle_without_a_generator_world_exits_2_before_training(worksp
     assert not (tmp_path / "saved" / "stages").exists()  # refused before any stage trained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["synthetic630", "synthetic519"])
 def test_fnd_trains_with_the_oracle_teacher(workspace, run_dir, caplog, dataset):
     """``--teacher=oracle`` through the pipeline: no Teacher stage trains, the oracle is logged, FND runs

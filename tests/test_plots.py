@@ -106,6 +106,7 @@ def test_history_from_a_recbole_log(tmp_path):
         history_from_log(str(empty))
 
 
+@pytest.mark.slow
 def test_a_plot_run_writes_its_history_and_curve(checkpoint):
     """The tiny model was trained with plot=True: its history and curve lie beside the checkpoint."""
     stem = os.path.splitext(checkpoint)[0]
@@ -121,6 +122,7 @@ def run_cli(*args, cwd):
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": REPO})
 
 
+@pytest.mark.slow
 def test_cli_draws_a_grid_a_tsne_and_a_curve(checkpoint, rec, tmp_path):
     user = rec.users()[0]
     done = run_cli("grid", "--checkpoint", checkpoint, "--user", user, "--k", "3", "--out", str(tmp_path / "g.png"),
@@ -137,6 +139,7 @@ def test_cli_draws_a_grid_a_tsne_and_a_curve(checkpoint, rec, tmp_path):
     png_size(tmp_path / "c.png")
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_paragraph(checkpoint, tmp_path):
     for args, phrase in ((["curve", "--history", str(tmp_path / "none.json"), "--out", "x.png"], "does not exist"),
                          (["tsne", "--checkpoint", checkpoint, "--users", "nobody", "--out", "x.png"],

@@ -87,6 +87,7 @@ def test_losses_compute_in_float32_inside_autocast():
     assert torch.equal(inside[0], nt_xent(z1, z2, 0.1)) and torch.equal(inside[1], npair_loss(pos, neg, 0.1))
 
 
+@pytest.mark.slow
 def test_amp_on_cpu_is_ignored_with_one_log_line_and_the_run_works(workspace, run_dir, caplog, monkeypatch):
     # a CPU machine, also where CUDA is there (scripts/gpu.sh runs this file on a GPU; RecBole 1.2.1 picks
     # cuda whenever it is available, whatever use_gpu says)
@@ -112,6 +113,8 @@ def test_amp_policy_on_cuda(monkeypatch, bf16, expected):
     assert amp_dtype({"enable_amp": False}, "cuda:0") is None
 
 
+@pytest.mark.slow
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (scripts/gpu.sh runs it)")
 def test_amp_run_on_cuda(workspace, run_dir):
     """On CUDA: bfloat16 autocast (float16 + scaler without bf16), a full run works, and AMP scores stay

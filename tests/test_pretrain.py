@@ -66,6 +66,7 @@ def counted_pretraining(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_pretraining_stage_is_cached_reused_and_rebuilt_when_damaged(workspace, run_dir, counted_pretraining, caplog):
     caplog.set_level("INFO")
     config = Config("NPair", "synthetic32", config_dict=tiny_config(
@@ -98,6 +99,7 @@ def test_pretraining_stage_is_cached_reused_and_rebuilt_when_damaged(workspace, 
     assert "does not match its checksum" in caplog.text and len(counted_pretraining) == 2 and is_intact(path)
 
 
+@pytest.mark.slow
 def test_synthetic_weights_start_the_student_and_the_teacher(workspace, run_dir, counted_pretraining, monkeypatch):
     first_convs = {}
     real_build = pipeline_run.build_model
@@ -122,6 +124,7 @@ def test_synthetic_weights_start_the_student_and_the_teacher(workspace, run_dir,
     assert plain["config"]["backbone_weights_file"] is None and not torch.equal(first_convs["NPair"], pretrained)
 
 
+@pytest.mark.slow
 def test_classifier_head_pretrains_fc6_fc7_for_the_large_teacher_only(workspace, run_dir, counted_pretraining):
     def pretraining(**keys):
         return Config("Teacher", "synthetic32", config_dict=tiny_config(
@@ -150,6 +153,7 @@ def test_classifier_head_pretrains_fc6_fc7_for_the_large_teacher_only(workspace,
         pretraining(pretrain_head="fc")
 
 
+@pytest.mark.slow
 def test_a_missing_weights_file_is_refused_before_any_work(workspace, run_dir, caplog, monkeypatch, capsys):
     caplog.set_level("INFO")
     config = tiny_config(workspace, run_dir, backbone_weights=str(run_dir / "missing.pth"),

@@ -43,6 +43,7 @@ def brute_force(rec, user, pool, k):
     return [r for r in ranked if r[0] not in known][:k]
 
 
+@pytest.mark.slow
 def test_load_data_and_model_rebuilds_the_saved_run(checkpoint):
     from recbole_outfit.checkpoint import load_checkpoint
 
@@ -55,6 +56,7 @@ def test_load_data_and_model_rebuilds_the_saved_run(checkpoint):
     assert dataset.num(dataset.uid_field) == model.n_users
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_a_checkpoint_is_a_config_error(tmp_path):
     text = tmp_path / "notes.pth"
     text.write_text("not a checkpoint")
@@ -68,6 +70,7 @@ def test_a_file_that_is_not_a_checkpoint_is_a_config_error(tmp_path):
         load_data_and_model(str(tmp_path / "missing.pth"))
 
 
+@pytest.mark.slow
 def test_score_is_eq9_with_masks(rec):
     user = rec.users()[0]
     outfit = rec.outfit(rec.known_outfits(user)[0])["garments"]
@@ -89,6 +92,7 @@ def test_score_is_eq9_with_masks(rec):
         rec.score(user, [(outfit[0], outfit[0])])
 
 
+@pytest.mark.slow
 def test_rank_orders_candidates_and_leaves_training_outfits_out(rec):
     user = rec.users()[1]
     candidates = [t for t in rec.outfit_tokens[1:60]]
@@ -104,6 +108,7 @@ def test_rank_orders_candidates_and_leaves_training_outfits_out(rec):
         [r["outfit"] for r in rec.rank(user, candidates[:4], k=4)]
 
 
+@pytest.mark.slow
 def test_compose_is_exact_on_a_small_catalogue(rec):
     user = rec.users()[2]
     pool = by_category(rec, 6)  # 6 x 6 x 6 = 216 outfits
@@ -116,6 +121,7 @@ def test_compose_is_exact_on_a_small_catalogue(rec):
         assert row["categories"] == ["top", "bottom", "shoe"]
 
 
+@pytest.mark.slow
 def test_compose_search_paths_on_a_catalogue_too_large_to_enumerate(rec):
     user = rec.users()[3]
     pool = by_category(rec, 12)  # 1,728 outfits
@@ -136,6 +142,7 @@ def test_compose_search_paths_on_a_catalogue_too_large_to_enumerate(rec):
         assert got[0]["score"] <= expected[0][1] + 1e-6
 
 
+@pytest.mark.slow
 def test_compose_completes_a_partial_outfit_and_skips_known_outfits(rec):
     user = rec.users()[0]
     known = rec.outfit(rec.known_outfits(user)[0])
@@ -153,6 +160,7 @@ def test_compose_completes_a_partial_outfit_and_skips_known_outfits(rec):
         rec.compose(user, fixed={"hat": top})
 
 
+@pytest.mark.slow
 def test_cold_user_gives_the_cold_start_evaluators_numbers(rec):
     """Per-user AUC of the dataset's users treated as new users, through cold_scores, equals what
     ColdStartEvaluator computes for the same draws (both run Eq. 20-24)."""
@@ -186,6 +194,7 @@ def test_cold_user_gives_the_cold_start_evaluators_numbers(rec):
         rec.cold_user([])
 
 
+@pytest.mark.slow
 def test_embeddings_reproduce_the_scores(rec):
     vectors = rec.embeddings()
     users, user_vectors = vectors["users"]
@@ -200,6 +209,7 @@ def test_embeddings_reproduce_the_scores(rec):
     assert np.allclose(o @ u / np.linalg.norm(o, axis=1), [r["score"] for r in top], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_garments_are_encoded_once_per_load(rec):
     fresh = Recommender(rec.config, rec.model, rec.dataset, rec.train_data)
     seen = []
@@ -226,6 +236,7 @@ def run_cli(*args, cwd):
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": REPO})
 
 
+@pytest.mark.slow
 def test_cli_ranks_composes_and_takes_new_users(checkpoint, rec, tmp_path):
     user = rec.users()[0]
     done = run_cli("--checkpoint", checkpoint, "--user", user, "--k", "3", "--json", str(tmp_path / "r.json"),
@@ -248,6 +259,7 @@ def test_cli_ranks_composes_and_takes_new_users(checkpoint, rec, tmp_path):
         [r["outfit"] for r in rec.cold_user(liked, k=3)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, phrase", [
     (["--user", "no-such-user"], "unknown user 'no-such-user'"),
     (["--user", "USER", "--compose", "--fixed", "top=nope"], "unknown garment 'nope'"),
@@ -259,12 +271,14 @@ def test_cli_errors_are_one_paragraph(args, phrase, checkpoint, rec, tmp_path):
     assert done.returncode == 2 and phrase in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
     (tmp_path / "x.pth").write_text("hello")
     done = run_cli("--checkpoint", str(tmp_path / "x.pth"), "--user", "1", cwd=tmp_path)
     assert done.returncode == 2 and "x.pth" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_compose_benchmark_reports_recall_against_brute_force(checkpoint, tmp_path):
     from recbole_outfit.recommend import benchmark
 
@@ -282,6 +296,7 @@ def test_compose_benchmark_reports_recall_against_brute_force(checkpoint, tmp_pa
     assert benchmark.main(["--checkpoint", checkpoint, "--users", "0", "--out", str(out)]) == 2
 
 
+@pytest.mark.slow
 def test_compose_adds_an_optional_second_top_on_variable_length_data(workspace, tmp_path, monkeypatch):
     """synthetic519 outfits may hold two tops: compose searches outfits with one top and with two (each pair once),
     exactly as brute force over both shapes, by enumeration and by a wide beam."""

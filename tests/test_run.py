@@ -18,6 +18,7 @@ from recbole_outfit.utils import create_dataset, data_preparation, get_model
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_teacher_one_epoch_and_checkpoint_reload(workspace, run_dir):
     result = run_recbole_outfit("Teacher", "synthetic630", config_dict=tiny_config(workspace, run_dir))
     assert set(result["test_result"]) == {"user_auc", "user_ndcg"}
@@ -42,6 +43,7 @@ def test_teacher_one_epoch_and_checkpoint_reload(workspace, run_dir):
     assert trainer.evaluate(tests["test"], load_best_model=True) == result["test_result"]
 
 
+@pytest.mark.slow
 def test_recbole_bpr_through_the_plugin(workspace, run_dir):
     result = run_recbole_outfit("BPR", "synthetic630", config_dict=tiny_config(workspace, run_dir, epochs=2,
                                                                                   cold_dataset="synthetic53"))
@@ -51,6 +53,7 @@ def test_recbole_bpr_through_the_plugin(workspace, run_dir):
     assert "cold_start" not in result  # no visual encoder for the cold dataset's new outfits: skipped, said in the log
 
 
+@pytest.mark.slow
 def test_recbole_quick_start_is_never_imported(workspace, run_dir):
     run_recbole_outfit("Pop", "synthetic630", config_dict=tiny_config(workspace, run_dir))
     assert "recbole.quick_start" not in sys.modules
@@ -61,6 +64,7 @@ def run_cli(*args, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, phrases", [
     (["--model=Teachr", "--dataset=synthetic630"], ["unknown model 'Teachr'", "Did you mean 'Teacher'?"]),
     (["--model=Teacher", "--dataset=nosuchdata"], ["dataset 'nosuchdata' has no converted files",
@@ -86,6 +90,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_distributed_two_processes_on_cpu(workspace, run_dir):
     """RecBole's distributed mode with the gloo backend: two CPU processes train one model together."""
     config = tiny_config(workspace, run_dir, backbone="XS")

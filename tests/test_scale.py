@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from conftest import tiny_config
 from recbole_outfit.benchmarks import scale
@@ -16,6 +17,7 @@ def _forget_dataset_caches(config, dataset):
         os.remove(path)
 
 
+@pytest.mark.slow
 def test_scale_benchmark_writes_its_report(workspace, run_dir):
     config = tiny_config(workspace, run_dir)
     _forget_dataset_caches(config, "synthetic53")
@@ -62,6 +64,7 @@ def test_dropping_the_store_from_memory_empties_its_mapping(tmp_path):
     assert int(store.array.sum(dtype=np.int64)) == 512 * 3 * 64 * 64 * 7  # the data is read again, intact
 
 
+@pytest.mark.slow
 def test_scale_benchmark_reruns_one_part_and_keeps_the_others(workspace, run_dir):
     settings = [f"--{k}={v}" for k, v in tiny_config(workspace, run_dir).items()]
     first = ["--dataset=synthetic53", "--steps=2", "--rounds=2", "--load_repeats=0", "--score_repeats=1",
@@ -80,6 +83,7 @@ def test_scale_benchmark_reruns_one_part_and_keeps_the_others(workspace, run_dir
     assert "## Training step" in report and "## Dataset load" in report
 
 
+@pytest.mark.slow
 def test_only_without_an_earlier_report_is_refused(workspace, run_dir, capsys):
     settings = [f"--{k}={v}" for k, v in tiny_config(workspace, run_dir).items()]
     args = ["--dataset=synthetic53", "--only=load", f"--out={run_dir / 'nothing-here'}", *settings]
@@ -89,6 +93,7 @@ def test_only_without_an_earlier_report_is_refused(workspace, run_dir, capsys):
     assert "Traceback" not in error
 
 
+@pytest.mark.slow
 def test_amp_runs_do_not_take_the_benchmarks_own_flags_as_settings(workspace, run_dir, monkeypatch):
     """The AMP-vs-float32 runs train through the main pipeline, whose Config reads --key=value from sys.argv
     (RecBole's way): the benchmark's own flags (--rounds, --steps) must not reach it as unknown settings."""

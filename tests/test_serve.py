@@ -32,6 +32,7 @@ def image_urls(html, section):
     return re.findall(r'<img src="([^"]+)"', part)
 
 
+@pytest.mark.slow
 def test_index_lists_every_user(client, rec):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
@@ -39,6 +40,7 @@ def test_index_lists_every_user(client, rec):
     assert links == rec.users()
 
 
+@pytest.mark.slow
 def test_user_page_shows_training_recommended_and_composed_outfits(client, rec):
     user = rec.users()[0]
     page = client.get(f"/users/{user}")
@@ -54,6 +56,7 @@ def test_user_page_shows_training_recommended_and_composed_outfits(client, rec):
     assert client.get(f"/users/{user}?k=2").text.count('<div class="outfit">') == 2 + 2 + len(rec.known_outfits(user))
 
 
+@pytest.mark.slow
 def test_images_are_the_stored_garment_images(client, rec):
     garment = rec.garment_tokens[1]
     response = client.get(f"/images/{garment}.png")
@@ -64,6 +67,7 @@ def test_images_are_the_stored_garment_images(client, rec):
     assert client.delete(f"/images/{garment}.png").status_code == 405
 
 
+@pytest.mark.slow
 def test_new_user_view_offers_outfits_and_recommends_for_the_clicked_ones(client, rec):
     page = client.get("/new")
     assert page.status_code == 200
@@ -80,6 +84,7 @@ def test_new_user_view_offers_outfits_and_recommends_for_the_clicked_ones(client
                                                 for g in r["garments"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url, status, phrase", [
     ("/users/no-such-user", 404, "Unknown user"),
     ("/images/no-such-garment.png", 404, "Unknown garment"),
@@ -104,6 +109,7 @@ def test_binds_to_this_machine_by_default():
     assert args.host == "127.0.0.1" and args.port == 8000
 
 
+@pytest.mark.slow
 def test_command_line_refuses_a_bad_checkpoint(tmp_path):
     (tmp_path / "x.pth").write_text("hello")
     done = subprocess.run([sys.executable, "-m", "recbole_outfit.serve", "--checkpoint", str(tmp_path / "x.pth")],
