@@ -88,9 +88,9 @@ def test_pretraining_stage_is_cached_reused_and_rebuilt_when_damaged(workspace, 
     large = Config("Teacher", "synthetic32", config_dict=tiny_config(
         workspace, run_dir, backbone_weights="synthetic", **TINY_PRETRAINING))
     assert stage.build(large, train=None) == path and len(counted_pretraining) == 1
-    other = BackboneStage.settings(stage.stage_config(Config("NPair", "synthetic32", config_dict=tiny_config(
+    other = BackboneStage.settings(stage.pretrain_config(Config("NPair", "synthetic32", config_dict=tiny_config(
         workspace, run_dir, backbone_weights="synthetic", **{**TINY_PRETRAINING, "pretrain_garments": 41}))))
-    assert other != BackboneStage.settings(stage.stage_config(config))
+    assert other != BackboneStage.settings(stage.pretrain_config(config))
 
     with open(path, "r+b") as f:  # damaged: cut short
         f.truncate(os.path.getsize(path) // 2)
@@ -131,7 +131,7 @@ def test_classifier_head_pretrains_fc6_fc7_for_the_large_teacher_only(workspace,
             workspace, run_dir, backbone_weights="synthetic", **TINY_PRETRAINING, **keys))
 
     stage = stages.STAGES["backbone"]
-    gap_settings = BackboneStage.settings(stage.stage_config(pretraining()))
+    gap_settings = BackboneStage.settings(stage.pretrain_config(pretraining()))
     assert "head" not in gap_settings  # the default keeps the name of features pretrained before the option
     path = stage.build(pretraining(pretrain_head="classifier"), train=None)
     assert len(counted_pretraining) == 1 and os.path.basename(path) != os.path.basename(

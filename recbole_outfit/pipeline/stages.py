@@ -22,15 +22,16 @@ load anything themselves.
    ``<data_path>/<dataset>.neighbours-<fingerprint>.npz``; handed to the student as a LongTensor.
    ``neighbour_table`` skips the stage.
 
-To add a stage: write a :class:`Stage` subclass (when it is wanted, how it is built, how it is loaded),
-register it in :data:`STAGES` under the name models list in ``needs``, and add the constructor argument
-to the model. See ``docs/architecture.md``.
+To add a stage: write a :class:`Stage` subclass (``need``, ``config_key``; ``wanted``, ``build``, ``load``, and
+``check`` when a setting can be refused before any stage runs), register it in :data:`STAGES` under the name
+models list in ``needs``, and add the constructor argument to the model. See ``docs/architecture.md``.
 """
 
 import os
 import shutil
 import time
 import zipfile
+from abc import ABC, abstractmethod
 from logging import getLogger
 
 import numpy as np
@@ -59,28 +60,34 @@ from recbole_outfit.utils import create_dataset, get_model, is_outfit_model
 from recbole_outfit.verified import is_intact, sign
 
 
-class Stage:
-    """One artifact a model needs before it is built."""
+class Stage(ABC):
+    """One artifact a model needs before it is built.
+
+    A subclass sets :attr:`need` and :attr:`config_key` and defines :meth:`wanted`, :meth:`build` and
+    :meth:`load` (abstract: a stage without one of them cannot be instantiated); :meth:`check` is optional.
+    :meth:`cached` and :meth:`reuse_or_build` are the helpers a :meth:`build` uses to keep its artifact.
+    """
 
     need = None  # the name models list in ``needs``
     config_key = None  # the config key naming the artifact's file: given by the user, or set by :meth:`build`
 
+    @abstractmethod
     def wanted(self, config):
         """Whether ``config`` uses this artifact at all."""
-        raise NotImplementedError
 
-    def stage_config(self, config):
-        """The configuration the stage trains with (validated when built: a bad stage setting fails early)."""
-        raise NotImplementedError
+    def check(self, config):
+        """Refuse a bad setting of this stage (``errors.ConfigError``) without running anything; called for
+        every wanted stage before the first one builds. The default checks nothing; a stage that trains a
+        model builds that model's configuration here, which validates it."""
 
+    @abstractmethod
     def build(self, config, train):
         """Path of the artifact for ``config``, reused when cached, else built. ``train(stage_config, saved)``
         trains a stage model through the pipeline and returns its results dict."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load(self, config, path, train_dataset):
         """The object handed to the model's constructor."""
-        raise NotImplementedError
 
     def log(self, message):
         getLogger().info(set_color(f"Stage {self.need}", "green") + f": {message}")
@@ -119,7 +126,10 @@ class BackboneStage(Stage):
     def wanted(self, config):
         return bool(config["backbone_weights"])
 
-    def stage_config(self, config):
+    def check(self, config):
+        self.pretrain_config(config)
+
+    def pretrain_config(self, config):
         """The pretraining's configuration for ``synthetic`` (its settings: ``AttributeClassifier.yaml``, or the
         run's ``pretrain_*`` keys); None for ``imagenet`` and a file, which train nothing. A weights file that
         does not exist is refused here, before any work."""
@@ -133,7 +143,7 @@ class BackboneStage(Stage):
     def build(self, config, train):
         weights = config["backbone_weights"]
         if weights == "synthetic":
-            return self.pretrain(self.stage_config(config))
+            return self.pretrain(self.pretrain_config(config))
         path = imagenet_weights_file() if weights == "imagenet" else weights
         check_weights_file(path)
         self.log(f"the item encoder starts from {path}")
@@ -193,7 +203,11 @@ class TeacherStage(Stage):
     def wanted(self, config):
         return bool(config["distill"])
 
-    def stage_config(self, config):
+    def check(self, config):
+        self.teacher_config(config)
+
+    def teacher_config(self, config):
+        """The teacher run's configuration: ``Teacher.yaml``, the shared keys and ``teacher_config``."""
         return stage_config("Teacher", config, config["teacher_config"], source="teacher_config")
 
     @staticmethod
@@ -213,13 +227,13 @@ class TeacherStage(Stage):
             path = os.path.join(config["raw_path"], WORLD_FILE)
             self.log(f"the oracle: true preferences from the generator's world {path}")
             return path
-        teacher_config = self.stage_config(config)
+        teacher_config = self.teacher_config(config)
         path = self.artifact_path(config, teacher_config)
         return self.reuse_or_build(path, lambda: self._train(teacher_config, train, path))
 
     def artifact_path(self, config, teacher_config=None):
         """Where the trained teacher of ``config`` is kept (whether or not it exists yet)."""
-        teacher_config = teacher_config or self.stage_config(config)
+        teacher_config = teacher_config or self.teacher_config(config)
         ensure_atomic_dataset(teacher_config)  # the fingerprint reads the converted dataset's manifest
         folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
         return os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
@@ -254,12 +268,17 @@ class NeighbourStage(Stage):
     def wanted(self, config):
         return config["cl_weight"] > 0 and "replace" in config["cl_augmentations"]
 
-    def stage_config(self, config):
+    def check(self, config):
+        self.autoencoder_config(config)
+
+    def autoencoder_config(self, config):
+        """The garment autoencoder's configuration: its yaml, the shared keys, ``replace_neighbours`` and
+        ``autoencoder_config``."""
         overrides = {"replace_neighbours": config["replace_neighbours"], **(config["autoencoder_config"] or {})}
         return stage_config(GarmentAutoencoder, config, overrides, source="autoencoder_config")
 
     def build(self, config, train):
-        ae_config = self.stage_config(config)
+        ae_config = self.autoencoder_config(config)
         dataset = create_dataset(ae_config)
         path = os.path.join(ae_config["data_path"], f"{config['dataset']}.neighbours-{fingerprint(ae_config)}.npz")
         return self.reuse_or_build(path, lambda: self._train(ae_config, dataset, path))
@@ -299,7 +318,7 @@ def check_stages(config):
     first stage trains."""
     for stage in wanted_stages(config):
         if not config[stage.config_key]:
-            stage.stage_config(config)
+            stage.check(config)
 
 
 def prepare_stages(config, train):
