@@ -1,11 +1,15 @@
-"""Every fix that RecBole 1.2.1 needs on today's numpy / pandas / torch, in one place.
+"""Every fix that RecBole 1.2.1 needs on today's numpy / pandas / torch, in one place, and the ledger of the
+RecBole internals the plugin overrides.
 
-Applied on ``import recbole_outfit``, each as narrow as the breakage it fixes (each found by running RecBole 1.2.1 on these packages):
+Nothing here changes RecBole for code that does not use the plugin: importing ``recbole_outfit`` patches no
+RecBole class and sets no numpy alias. Each fix is as narrow as the breakage it fixes (each found by running
+RecBole 1.2.1 on these packages):
 
 * **numpy aliases.** RecBole's ``Config.compatibility_settings`` assigns ``np.float = np.float_`` and friends
   when a Config is built, and ``Dataset._fill_nan`` uses ``np.float``. ``np.float_`` is gone in numpy 2, so
-  the assignment itself crashes there. RecBole's method is replaced by one that installs the aliases from
-  types every numpy has, at the same moment RecBole would (nothing is set at import).
+  the assignment itself crashes there. The plugin's own ``config.Config`` overrides the method (as RecBole-GNN's
+  Config does) with :func:`install_numpy_aliases`, from types every numpy has, at the moment RecBole would;
+  RecBole's base ``Config`` is left as it is.
 * **warnings.** No process-wide filter: pandas' warnings about RecBole's in-place ``fillna`` are silenced
   only while an ``OutfitDataset`` loads (``data/dataset.py``); every other warning reaches the user.
 * **torch.load and weights_only.** Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, and a
@@ -21,6 +25,38 @@ Applied on ``import recbole_outfit``, each as narrow as the breakage it fixes (e
   run's handlers first.
 * **distributed on CPU.** RecBole hard-codes the ``nccl`` backend in ``Config._init_device``; see
   :func:`distributed_backend` (used by our Config).
+
+Ledger: RecBole 1.2.1 internals (private methods, and ``compatibility_settings``) overridden in the plugin's
+subclasses, and why. A RecBole upgrade must re-read each of these.
+
+| where | overrides | why |
+|---|---|---|
+| ``config.Config`` | ``compatibility_settings`` | numpy aliases from types every numpy has (above) |
+| | ``_build_yaml_loader`` | RecBole's yaml loader, refusing a key set twice (``settings.YamlLoader``) |
+| | ``_convert_config_dict`` | text values converted by ``ast.literal_eval``, not ``eval`` |
+| | ``_load_config_files`` | a missing or malformed yaml names its file and line (``ConfigError``) |
+| | ``_update_internal_config_dict`` | a properties yaml's problem names file and line; the file is remembered |
+| | ``_load_cmd_line`` | the ``command_line`` dict the Config was given, never ``sys.argv`` |
+| | ``_init_device`` | gloo on CPU for distributed runs (RecBole knows only nccl); joins the group once |
+| | ``_get_model_and_dataset`` | plugin models first, RecBole's as the fallback; clear error when none given |
+| | ``_load_internal_config_dict`` | the plugin's yaml layers (overall, outfit, the model's lineage, dataset) |
+| ``data.dataset.OutfitDataset`` | ``_init_alias`` | ``.garment``'s token fields remapped with the outfits' garments |
+| | ``_data_processing`` | checks the tables first, builds the outfit tables after |
+| | ``_remap_ID_all`` | checks references on the remapped ids, before RecBole adds rows |
+| | ``_load_feat`` | pandas' C parser and whole-column sequence splitting (same frame, seconds not minutes) |
+| | ``_concat_remaped_tokens`` | ``np.concatenate`` instead of ``Series.agg`` (same array; ``fast_loader``) |
+| | ``_remap`` | sequence lengths in one pass (same ids; ``fast_loader``) |
+| | ``_fill_nan`` | missing sequence rows found by ``isna`` (same filling; ``fast_loader``) |
+| | ``_dataframe_to_interaction`` | ``token_seq`` padded in one array operation (same tensor; ``fast_loader``) |
+| ``data.dataloader.OutfitTrainDataLoader`` | ``_init_batch_size_and_step`` | a batch is ``train_batch_size`` positives; their negatives come from the outfit sampler |
+| ``model.autoencoder.GarmentDataLoader`` | ``_init_batch_size_and_step`` | batches of garments (``autoencoder_batch_size``), not interactions |
+| ``trainer.checkpointing.CheckpointMixin`` | ``_save_checkpoint`` | the best checkpoint published atomically, with resume state |
+| ``trainer.mixed_precision.MixedPrecisionMixin`` | ``_train_epoch`` | the loss under the device's autocast dtype (bfloat16 / float16 + scaler) |
+| ``trainer.trainer.OutfitTrainerMixin`` | ``_train_epoch`` | the next batch's images read ahead; loss parts kept per epoch |
+| | ``_valid_epoch`` | validation metrics kept per epoch (the run's history) |
+| | ``_build_optimizer`` | SGD with ``momentum`` (RecBole's SGD has none) |
+
+Used without overriding: ``recbole.trainer.hyper_tuning._parameters`` (``experiments/hyper.py``).
 """
 
 import contextlib
@@ -114,13 +150,3 @@ def _named_by_run_id(root, handler, config):
         os.remove(handler.baseFilename)
     root.addHandler(renamed)
     return renamed
-
-
-def apply():
-    """Apply every fix; idempotent."""
-    from recbole.config.configurator import Config
-
-    Config.compatibility_settings = lambda self: install_numpy_aliases()
-
-
-apply()

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from recbole.config.configurator import Config as RecBoleConfig
 
 from recbole_outfit.checkpoint import plain, refuse_recbole_loader, restore
-from recbole_outfit.compat import distributed_backend
+from recbole_outfit.compat import distributed_backend, install_numpy_aliases
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import register_metrics
 from recbole_outfit.settings import YamlLoader, known_datasets, properties_dir, read_yaml_file
@@ -74,6 +74,10 @@ class Config(RecBoleConfig):
         except ConfigError:  # a stage model that is not registered (the garment autoencoder)
             self.model_class = None
         self.yaml_loader = self._build_yaml_loader()
+
+    def compatibility_settings(self):
+        """RecBole's numpy aliases, from types every numpy has (``recbole_outfit/compat.py``)."""
+        install_numpy_aliases()
 
     def _build_yaml_loader(self):
         """RecBole's loader (``1e-3`` is a float), refusing a key set twice (``settings.YamlLoader``)."""
