@@ -1,6 +1,7 @@
 """Test setup: a command's main() called without argv reads plain arguments, not pytest's flags."""
 
 import os
+import shutil
 import sys
 
 import pytest
@@ -44,3 +45,16 @@ def tiny_config(workspace, run_dir, **overrides):
     }
     config.update(overrides)
     return config
+
+
+def private_dataset(workspace, run_dir, folder, dataset, model="NPair"):
+    """``folder``/<dataset>: a private copy of the shared tiny dataset, converted once (its manifest matches
+    the shared raw root, so nothing is converted again) and without any processed-dataset cache; returns
+    ``folder``, for ``data_path``. A test that counts or deletes caches works on this copy, never the shared one."""
+    from recbole_outfit.config import Config
+    from recbole_outfit.utils import create_dataset
+
+    create_dataset(Config(model=model, dataset=dataset, config_dict=tiny_config(workspace, run_dir, dataset_cache=False),
+                          command_line=False))
+    shutil.copytree(workspace / "atomic" / dataset, folder / dataset, ignore=shutil.ignore_patterns("*.processed-*"))
+    return folder

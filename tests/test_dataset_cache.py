@@ -4,14 +4,13 @@ while its settings and files match and its checksum holds, written atomically.""
 import glob
 import logging
 import os
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import private_dataset, tiny_config
 from recbole_outfit.config import Config
 from recbole_outfit.data import dataset_cache
 from recbole_outfit.quick_start import run_recbole_outfit
@@ -25,11 +24,7 @@ DATASET = "synthetic630"
 def data_root(workspace, run_dir, tmp_path):
     """A private copy of the converted tiny dataset (its manifest matches the shared raw root, so nothing is
     converted again), without any cache the shared copy may hold."""
-    create_dataset(Config(model="NPair", dataset=DATASET, config_dict=tiny_config(workspace, run_dir, dataset_cache=False)))
-    root = tmp_path / "atomic"
-    shutil.copytree(workspace / "atomic" / DATASET, root / DATASET,
-                    ignore=shutil.ignore_patterns("*.processed-*"))
-    return root
+    return private_dataset(workspace, run_dir, tmp_path / "atomic", DATASET)
 
 
 def config_for(workspace, run_dir, root, **overrides):

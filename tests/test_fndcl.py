@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import private_dataset, tiny_config
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.model.augment import OutfitAugmenter
 from recbole_outfit.model.autoencoder import neighbour_table
@@ -113,7 +113,9 @@ def student_config(workspace, run_dir, **overrides):
 @pytest.mark.slow
 def test_staged_pipeline_trains_then_reuses_every_stage(workspace, run_dir, caplog):
     caplog.set_level("INFO")
-    config = student_config(workspace, run_dir)
+    # a private copy of the data: the neighbour table is kept beside the dataset, where another test may have built it
+    data = private_dataset(workspace, run_dir, run_dir / "atomic", "synthetic630")
+    config = student_config(workspace, run_dir, data_path=str(data))
     first = run_recbole_outfit("FNDCL", "synthetic630", config_dict=config)
     assert "Stage teacher: training a Teacher (large)" in caplog.text
     assert "Stage neighbours: training the garment autoencoder" in caplog.text

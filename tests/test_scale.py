@@ -1,26 +1,20 @@
 """The scale benchmark runs end to end on tiny data and writes its report."""
 
-import glob
 import json
-import os
 
 import numpy as np
 import pytest
+import torch
 
-from conftest import tiny_config
+from conftest import private_dataset, tiny_config
 from recbole_outfit.benchmarks import scale
-
-
-def _forget_dataset_caches(config, dataset):
-    """The workspace is shared by the session's tests: an earlier test may have cached this dataset already."""
-    for path in glob.glob(os.path.join(config["data_path"], dataset, f"{dataset}.processed-*")):
-        os.remove(path)
 
 
 @pytest.mark.slow
 def test_scale_benchmark_writes_its_report(workspace, run_dir):
-    config = tiny_config(workspace, run_dir)
-    _forget_dataset_caches(config, "synthetic53")
+    # a private copy of the data: the report's first load must build the dataset cache, whichever tests ran before
+    config = tiny_config(workspace, run_dir, data_path=str(private_dataset(workspace, run_dir, run_dir / "atomic",
+                                                                           "synthetic53")))
     settings = [f"--{k}={v}" for k, v in config.items()]
     args = ["--dataset=synthetic53", "--steps=2", "--rounds=2", "--load_repeats=1", "--score_repeats=1",
             "--cold_store", f"--out={run_dir / 'results'}", *settings]
@@ -100,4 +94,6 @@ def test_amp_runs_do_not_take_the_benchmarks_own_flags_as_settings(workspace, ru
     monkeypatch.setattr("sys.argv", ["scale", "--dataset=synthetic53", "--rounds=2", "--steps=4", "--amp_epochs=1"])
     results = scale.amp_metrics("NPair", "synthetic53", tiny_config(workspace, run_dir), epochs=1)
     assert set(results) == {"float32", "AMP"}
-    assert all(0.0 <= r["test_result"]["user_auc"] <= 1.0 and r["timing"]["epochs"] == 1 for r in results.values())
+    assert all(r["timing"]["epochs"] == 1 for r in results.values())
+    if not torch.cuda.is_available():  # enable_amp is ignored on CPU: the same run, the same metrics
+        assert results["AMP"]["test_result"] == results["float32"]["test_result"]
