@@ -2,9 +2,11 @@
 
 * no import loop anywhere in ``recbole_outfit`` (module-level and in-function imports alike);
 * a lower layer never imports a higher one: nothing under ``model/``, ``data/``, ``evaluator/`` or
-  ``trainer/`` (nor the shared utilities) imports ``quick_start``, the ``pipeline`` or the ``benchmarks``, and
-  the pipeline does not import the entry points or the benchmarks;
+  ``trainer/`` (nor the shared utilities) imports ``quick_start``, the ``pipeline``, the ``experiments`` or the
+  ``benchmarks``, and the pipeline does not import the entry points, the experiments or the benchmarks;
 * imports inside functions only for optional dependencies (modules outside the package).
+
+The last test plants a loop and an upward import in a scratch package and sees the checks catch both.
 """
 
 import ast
@@ -27,14 +29,14 @@ COMMANDS = ("recbole_outfit.cli", "recbole_outfit.experiments.hyper_cli", "recbo
             "recbole_outfit.serve.__main__", "recbole_outfit.plots.__main__")
 
 
-def _modules():
-    """{module name: path} of every module of the package."""
+def _modules(root=ROOT):
+    """{module name: path} of every module of the package at ``root``."""
     modules = {}
-    for folder, _, files in os.walk(ROOT):
+    for folder, _, files in os.walk(root):
         for name in files:
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
-                parts = os.path.relpath(path, os.path.dirname(ROOT))[:-3].split(os.sep)
+                parts = os.path.relpath(path, os.path.dirname(root))[:-3].split(os.sep)
                 if parts[-1] == "__init__":
                     parts = parts[:-1]
                 modules[".".join(parts)] = path
@@ -81,17 +83,14 @@ def _imports(module, path, modules):
     return found
 
 
-@pytest.fixture(scope="module")
-def graph():
-    modules = _modules()
+def import_graph(root=ROOT):
+    """{module: [(imported package module, inside a function?, name as written)]} of the package at ``root``."""
+    modules = _modules(root)
     return {module: _imports(module, path, modules) for module, path in modules.items()}
 
 
-def _is_under(module, prefixes):
-    return any(module == p or module.startswith(p + ".") for p in prefixes)
-
-
-def test_no_import_loop(graph):
+def import_loops(graph):
+    """The import loops of ``graph``, each as the modules around it (first one repeated at the end)."""
     edges = {m: sorted({t for t, _, _ in targets if not (t == PACKAGE)}) for m, targets in graph.items()}
     state, stack, cycles = {}, [], []
 
@@ -109,14 +108,34 @@ def test_no_import_loop(graph):
     for node in sorted(edges):
         if node not in state:
             walk(node)
-    assert not cycles, "import loops: " + "; ".join(" -> ".join(c) for c in cycles)
+    return cycles
 
 
-def test_lower_layers_never_import_the_top(graph):
+def upward_imports(graph):
+    """``[(module, imported module)]`` where a lower layer imports a higher one."""
     bad = [(m, t) for m, targets in graph.items() if _is_under(m, BELOW_PIPELINE)
            for t, _, _ in targets if _is_under(t, TOP)]
     bad += [(m, t) for m, targets in graph.items() if _is_under(m, ("recbole_outfit.pipeline",))
             for t, _, _ in targets if _is_under(t, TOP) and not _is_under(t, ("recbole_outfit.pipeline",))]
+    return bad
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return import_graph()
+
+
+def _is_under(module, prefixes):
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_no_import_loop(graph):
+    cycles = import_loops(graph)
+    assert not cycles, "import loops: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_lower_layers_never_import_the_top(graph):
+    bad = upward_imports(graph)
     assert not bad, f"imports that run up the layers: {bad}"
 
 
@@ -126,13 +145,36 @@ def test_package_imports_sit_at_module_level(graph):
     assert not nested, f"imports of package modules inside functions (only optional dependencies may be): {nested}"
 
 
-def test_the_checks_see_a_loop_and_an_upward_import(tmp_path):
-    """The graph reader itself: a loop and an upward import planted in a fake package are found."""
-    modules = {"recbole_outfit.model.a": str(tmp_path / "a.py"), "recbole_outfit.pipeline.b": str(tmp_path / "b.py")}
-    (tmp_path / "a.py").write_text("from recbole_outfit.pipeline.b import x\n")
-    (tmp_path / "b.py").write_text("def f():\n    import recbole_outfit.model.a\n")
-    a = _imports("recbole_outfit.model.a", modules["recbole_outfit.model.a"], modules)
-    b = _imports("recbole_outfit.pipeline.b", modules["recbole_outfit.pipeline.b"], modules)
-    assert a == [("recbole_outfit.pipeline.b", False, "recbole_outfit.pipeline.b.x")] or \
-        ("recbole_outfit.pipeline.b", False, "recbole_outfit.pipeline.b") in a
-    assert any(t == "recbole_outfit.model.a" and nested for t, nested, _ in b)
+def _scratch_package(tmp_path, files):
+    """A package named like ours under ``tmp_path`` holding ``files`` ({relative path: source})."""
+    root = tmp_path / PACKAGE
+    for relative, source in {"__init__.py": "", **files}.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / "__init__.py").touch()
+        path.write_text(source)
+    return str(root)
+
+
+def test_the_checks_see_a_planted_loop_and_upward_import(tmp_path):
+    """The checks above, run on a scratch package: a clean one passes, one with a loop and an upward import
+    planted (one at module level, one inside a function) is caught by each check."""
+    clean = _scratch_package(tmp_path / "clean", {
+        "model/a.py": "from recbole_outfit.data.c import x\n",
+        "data/c.py": "x = 1\n",
+        "pipeline/b.py": "from recbole_outfit.model.a import x\n",
+    })
+    graph = import_graph(clean)
+    assert not import_loops(graph) and not upward_imports(graph)
+
+    planted = _scratch_package(tmp_path / "planted", {
+        "model/a.py": "from recbole_outfit.pipeline.b import y\n",  # a model imports the pipeline
+        "pipeline/b.py": "y = 1\n",
+        "data/c.py": "from recbole_outfit.data import d\n",  # c -> d -> c
+        "data/d.py": "def f():\n    import recbole_outfit.data.c\n",
+    })
+    graph = import_graph(planted)
+    assert import_loops(graph) == [["recbole_outfit.data.c", "recbole_outfit.data.d", "recbole_outfit.data.c"]]
+    assert set(upward_imports(graph)) == {("recbole_outfit.model.a", "recbole_outfit.pipeline.b")}
+    assert ("recbole_outfit.data.d", "recbole_outfit.data.c") in [
+        (m, name) for m, targets in graph.items() for _, nested, name in targets if nested]
