@@ -22,9 +22,10 @@ from recbole_outfit.utils import create_dataset, get_model
 def test_baseline_trains_one_epoch(model, overrides, workspace, run_dir):
     result = run_recbole_outfit(model, "synthetic630", config_dict=tiny_config(workspace, run_dir, **overrides))
     assert result["config"]["backbone"] == "XS" and result["config"]["negative_pool"] == "own"
-    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    assert result["test_result"]["user_auc"] > 0.52, result["test_result"]  # one epoch beats chance
 
 
+@pytest.mark.slow  # builds LPAE's large encoders: over 5 s
 def test_lpae_scores_are_the_best_anchor(workspace, run_dir):
     config = Config("LPAE", "synthetic630", config_dict=tiny_config(workspace, run_dir, lpae_variant="g"))
     model = get_model("LPAE")(config, create_dataset(config))
@@ -72,7 +73,7 @@ def test_comparison_command_writes_both_tables(workspace, run_dir):
     assert "- `cl_weight`: `0.0` (not used by Teacher, NPair)" in markdown
     rows = list(csv.DictReader(open(run_dir / "results" / "synthetic630.csv")))
     assert [r["model"] for r in rows] == ["Teacher", "NPair", "FND"]
-    assert all(0 <= float(r["user_auc_mean"]) <= 100 for r in rows)
+    assert [float(r["user_auc_mean"]) for r in rows] == [round(summary[m]["user_auc"][0], 4) for m in summary]
     # the two seeds trained two teachers; FND of each seed distilled from its own
     stages = os.listdir(run_dir / "saved" / "stages" / "synthetic630")
     assert len([s for s in stages if s.endswith(".pth")]) == 2

@@ -9,6 +9,7 @@ from recbole_outfit.config import Config
 from recbole_outfit.utils import create_dataset, data_preparation, get_model
 
 
+@pytest.mark.slow  # scores every test row twice: over 5 s
 def test_cached_and_per_row_scores_are_equal(workspace, run_dir):
     config = Config("Teacher", "synthetic519", config_dict=tiny_config(workspace, run_dir, backbone="S"))
     dataset = create_dataset(config)

@@ -60,7 +60,18 @@ def test_a_lock_of_a_killed_process_is_not_stale(tmp_path):
 
 
 class CountingStage(Stage):
-    need = "counting"
+    """A stage whose build is counted: ``config`` holds the artifact's ``path`` and the ``counter`` file."""
+
+    need, config_key = "counting", "counting_file"
+
+    def wanted(self, config):
+        return True
+
+    def build(self, config, train):
+        return self.reuse_or_build(config["path"], lambda: build_counted(config["path"], config["counter"]))
+
+    def load(self, config, path, train_dataset):
+        return path
 
 
 def build_counted(path, counter):
@@ -74,7 +85,7 @@ def build_counted(path, counter):
 
 def want_the_stage(path, counter, start):
     start.wait(30)
-    CountingStage().reuse_or_build(path, lambda: build_counted(path, counter))
+    CountingStage().build({"path": path, "counter": counter}, train=None)
 
 
 def test_three_runs_wanting_one_stage_build_it_once(tmp_path):

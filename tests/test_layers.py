@@ -57,6 +57,7 @@ def test_backbone_shapes_and_parameter_counts(size, params):
         assert backbone(torch.randn(2, 3, 64, 64)).shape == (2, 128)
 
 
+@pytest.mark.slow  # builds and saves the large AlexNet: over 5 s
 def test_unknown_backbone_and_local_weights(tmp_path):
     from recbole_outfit.errors import ConfigError
 
@@ -76,7 +77,7 @@ def test_unknown_backbone_and_local_weights(tmp_path):
     assert torch.equal(small.features[3].weight, alexnet.features[3].weight)
 
 
-@pytest.mark.parametrize("side", [64, 128, 224])
+@pytest.mark.parametrize("side", [64, *(pytest.param(side, marks=pytest.mark.slow) for side in (128, 224))])
 def test_folded_pooling_is_exact(side):
     torch.manual_seed(0)
     fast = build_backbone("S", 16, dropout=0.0)
@@ -130,6 +131,7 @@ def whole_model_parameters(size, users=630, extra_fc=False, cl=False):
     return backbone + set_transformer + (users + 1) * 128 + projection
 
 
+@pytest.mark.slow  # builds every backbone size: over 5 s
 def test_parameter_counts_against_the_paper():
     # Table 5 (Polyvore-630): XS 2.85M, S 13.88M, M 28.10M, Teacher 65.99M
     assert abs(whole_model_parameters("XS") - 2.85e6) / 2.85e6 < 0.03

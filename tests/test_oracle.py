@@ -239,7 +239,7 @@ def test_fnd_trains_with_the_oracle_teacher(workspace, run_dir, caplog, dataset)
     config = tiny_config(workspace, run_dir, teacher="oracle", fnd_scale="normalized", fnd_alpha=1.0,
                          state="INFO")
     result = run_recbole_outfit("FND", dataset, config_dict=config)
-    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    assert result["test_result"]["user_auc"] > 0.52, result["test_result"]  # distilled from the truth: learns
     log = caplog.text
     assert "the oracle: true preferences" in log and "Oracle teacher on" in log and "has mean 1.000" in log
     assert not (run_dir / "saved" / "stages").exists()  # no Teacher was trained

@@ -54,6 +54,7 @@ AUTOCAST_MODELS = [("NPair", {}), ("OutfitBPR", {}), ("LPAE", {"lpae_variant": "
                    ("FNDCL", {"distill": False, "cl_augmentations": ["erase", "identity"]})]
 
 
+@pytest.mark.slow  # a model and its dataset per row: over 5 s each
 @pytest.mark.parametrize("model_name,overrides", AUTOCAST_MODELS, ids=[m for m, _ in AUTOCAST_MODELS])
 def test_scores_and_losses_stay_float32_under_autocast(workspace, run_dir, model_name, overrides):
     """bfloat16 autocast (CPU's; the code path of CUDA's): the item encoder computes in bfloat16, features,
@@ -102,7 +103,8 @@ def test_amp_on_cpu_is_ignored_with_one_log_line_and_the_run_works(workspace, ru
         "enable_amp: True is ignored on CPU: mixed precision pays on CUDA devices only, so this run trains and "
         "evaluates in float32"]
     result = run_recbole_outfit("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, enable_amp=True))
-    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    plain = run_recbole_outfit("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir))
+    assert result["test_result"] == plain["test_result"]  # ignored: the float32 run, to the digit
 
 
 @pytest.mark.parametrize("bf16,expected", [(True, torch.bfloat16), (False, torch.float16)])
@@ -135,4 +137,6 @@ def test_amp_run_on_cuda(workspace, run_dir):
     assert mixed.dtype == torch.float32 and (mixed - plain).abs().max() < 0.05
     result = run_recbole_outfit("NPair", "synthetic630",
                                 config_dict=tiny_config(workspace, run_dir, enable_amp=True, gpu_id="0"))
-    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    full = run_recbole_outfit("NPair", "synthetic630", config_dict=tiny_config(workspace, run_dir, gpu_id="0"))
+    # the same run in float32: bfloat16 rounding moves the metrics a little, a broken AMP path (ties, NaN) far
+    assert result["test_result"]["user_auc"] == pytest.approx(full["test_result"]["user_auc"], abs=0.03)

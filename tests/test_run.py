@@ -22,7 +22,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_teacher_one_epoch_and_checkpoint_reload(workspace, run_dir):
     result = run_recbole_outfit("Teacher", "synthetic630", config_dict=tiny_config(workspace, run_dir))
     assert set(result["test_result"]) == {"user_auc", "user_ndcg"}
-    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    # one epoch on data whose users follow drawn styles: better than chance (an untrained Teacher is at 0.50)
+    assert result["test_result"]["user_auc"] > 0.55, result["test_result"]
     with open(result["results_json"]) as f:
         saved = json.load(f)
     assert saved["model"] == "Teacher" and saved["config"]["backbone"] == "large"
@@ -101,7 +102,7 @@ def test_distributed_two_processes_on_cpu(workspace, run_dir):
     result = json.load(open(run_dir / "dist.json"))
     assert result["config"]["world_size"] == 2 and result["config"]["single_spec"] is False
     assert result["config"]["device"] == "cpu"
-    assert 0.0 <= result["test_result"]["user_auc"] <= 1.0
+    assert result["test_result"]["user_auc"] > 0.52, result["test_result"]  # the two processes learned together
     # both processes loaded the same best checkpoint; only the first wrote results
     assert os.path.isfile(result["checkpoint"])
 
@@ -115,16 +116,20 @@ def test_variants_inherit_their_parents_settings(workspace, run_dir):
     assert (teacher["backbone"], teacher["valid_split"], teacher["learning_rate"]) == ("large", "valid_teacher", 0.003)
 
 
+@pytest.mark.slow  # six large models: over 5 s
 def test_untrained_teacher_is_at_chance_on_synthetic_data(workspace, run_dir):
-    """The synthetic data gives nothing away: an untrained Teacher ranks at chance (0.50 +- 0.05). The tiny set
-    is the default generator at a tenth of the users and 32 px; the same rules draw it."""
+    """The synthetic data gives nothing away: untrained Teachers rank at chance (0.50 +- 0.05). The tiny set is
+    the default generator at a tenth of the users (6) and 32 px; with so few users one initialisation's AUC
+    strays by a few hundredths either way, so the mean over six initialisations is checked (0.486 measured)."""
     config = Config("Teacher", "synthetic630", config_dict=tiny_config(workspace, run_dir))
     dataset = create_dataset(config)
     _, _, tests = data_preparation(config, dataset)
-    torch.manual_seed(0)
-    model = get_model("Teacher")(config, dataset)
-    result = OutfitTrainer(config, model).evaluate(tests["test"], load_best_model=False)
-    assert abs(result["user_auc"] - 0.5) <= 0.05
+    aucs = []
+    for seed in range(6):
+        torch.manual_seed(seed)
+        model = get_model("Teacher")(config, dataset)
+        aucs.append(OutfitTrainer(config, model).evaluate(tests["test"], load_best_model=False)["user_auc"])
+    assert abs(sum(aucs) / len(aucs) - 0.5) <= 0.05, aucs
 
 
 def test_each_run_of_a_process_logs_into_its_own_file(workspace, run_dir):
