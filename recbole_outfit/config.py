@@ -2,9 +2,10 @@
 
 Precedence, lowest first: RecBole's internal yaml -> ``properties/overall.yaml`` -> ``properties/outfit.yaml``
 (plugin models only) -> ``properties/model/<Model>.yaml`` (a plugin model subclassing another reads its
-parent's yaml first) -> ``properties/dataset/<dataset>.yaml`` ->
-``config_file_list`` -> ``config_dict`` -> ``command_line`` (the ``--key=value`` overrides, a dict). Models
-resolve plugin-first, so a name RecBole does not know never reaches RecBole's ``get_model``.
+parent's yaml first) -> ``properties/dataset/<dataset>.yaml`` (for a dataset imported with
+``data.import_outfits``: ``<data_path>/<dataset>/<dataset>.yaml``) -> ``config_file_list`` -> ``config_dict``
+-> ``command_line`` (the ``--key=value`` overrides, a dict). Models resolve plugin-first, so a name RecBole
+does not know never reaches RecBole's ``get_model``.
 
 Unlike RecBole's, this Config never reads ``sys.argv``: a command passes what its user typed as
 ``command_line`` (``cli.main`` does), so the same call gives the same configuration in any process.
@@ -158,13 +159,24 @@ class Config(RecBoleConfig):
         else:
             lineage = [model]
         layers += [os.path.join(folder, "model", f"{name}.yaml") for name in lineage]
-        dataset_file = os.path.join(folder, "dataset", f"{dataset}.yaml")
-        layers.append(dataset_file)
         for file in layers:
             if os.path.isfile(file):
-                loaded = self._update_internal_config_dict(file) or {}
-                if file == dataset_file:
-                    self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
+                self._update_internal_config_dict(file)
+        dataset_file = self._dataset_yaml(folder, dataset)  # after overall.yaml: it gives the default data_path
+        if os.path.isfile(dataset_file):
+            loaded = self._update_internal_config_dict(dataset_file) or {}
+            self.parameters["Dataset"] += [k for k in loaded if k not in self.parameters["Dataset"]]
+
+    def _dataset_yaml(self, folder, dataset):
+        """``properties/dataset/<dataset>.yaml``, else the one beside an imported dataset's files,
+        ``<data_path>/<dataset>/<dataset>.yaml`` (``data.import_outfits`` writes it there, so a catalogue of
+        one's own runs with ``--dataset=NAME --data_path=...`` and nothing is written into the package)."""
+        bundled = os.path.join(folder, "dataset", f"{dataset}.yaml")
+        if os.path.isfile(bundled):
+            return bundled
+        data_path = self.external_config_dict.get("data_path") or self.internal_config_dict.get("data_path")
+        beside = os.path.join(str(data_path or ""), str(dataset), f"{dataset}.yaml")
+        return beside if os.path.isfile(beside) else bundled
 
     def _derive_outfit_settings(self):
         config = self.final_config_dict

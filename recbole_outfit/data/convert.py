@@ -12,6 +12,9 @@ Output folder ``<out>/<dataset>/``:
   (positives + ``tuples_test_nega``) and ``test_hard`` (positives + ``tuples_test_nega_hard``)
 * ``<ds>.images.npy`` uint8 ``[G, 3, S, S]`` in ``.garment`` row order, and ``<ds>.manifest.json``.
 
+The manifest names the dataset's categories in their order (``categories``: top, bottom, shoe). The writers
+(:class:`Catalogue`, :func:`write_dataset`) are shared with ``data/import_outfits.py``.
+
 The folder is written to a temporary sibling ``<out>/.<dataset>.tmp-<pid>/`` and renamed into place; a rerun
 whose inputs and options match the manifest does nothing. Before any tuple is read the output folder must be
 writable; before any image is decoded the free disk space must hold the image store. Temporary folders left
@@ -230,10 +233,6 @@ class AtomicBuilder:
         }
         return rows
 
-    def garments_used(self, outfit_mask=None):
-        items = self.outfit_items if outfit_mask is None else self.outfit_items[outfit_mask]
-        return np.unique(items[items != polyvore.MISSING])
-
 
 def _drop_outfits(rows, bad_outfits):
     """Remove every row whose outfit needs a missing image; return kept rows and per-split counts."""
@@ -267,22 +266,24 @@ def _write_lines(path, header, lines):
         f.writelines(line + "\n" for line in lines)
 
 
-def _write_atomic_files(paths, raw, builder, rows, garments):
+def _write_atomic_files(paths, catalogue, rows, garments):
     """garments: sorted global garment indices that appear in the kept outfits (= image store rows)."""
-    names = raw.garment_names
-    tokens = np.array([polyvore.garment_token(n) for n in names], dtype=object)
+    tokens, categories = catalogue.garment_tokens, catalogue.garment_categories
     used_outfits = np.unique(np.concatenate([outfits for _, outfits, _ in rows.values()]))
     item_lines = []
     for o in used_outfits:
-        items = builder.outfit_items[o]
+        items = catalogue.outfit_items[o]
         items = items[items != polyvore.MISSING]
-        item_lines.append(f"o{o}\t{' '.join(tokens[items])}\t{' '.join(raw.garment_categories[i] for i in items)}")
+        item_lines.append(f"{catalogue.outfit_tokens[o]}\t{' '.join(tokens[items])}\t"
+                          f"{' '.join(categories[i] for i in items)}")
     _write_lines(paths["item"], ["outfit_id:token", "garments:token_seq", "categories:token_seq"], item_lines)
     _write_lines(paths["garment"], ["garment_id:token", "category:token", "image:token"],
-                 [f"{tokens[g]}\t{raw.garment_categories[g]}\t{names[g]}" for g in garments])
+                 [f"{tokens[g]}\t{categories[g]}\t{catalogue.image_tokens[g]}" for g in garments])
+    outfit_tokens = catalogue.outfit_tokens
     for split, (users, outfits, labels) in rows.items():
         _write_lines(paths[split], ["user_id:token", "outfit_id:token", "label:float"],
-                     [f"{u}\to{o}\t{int(l)}" for u, o, l in zip(users.tolist(), outfits.tolist(), labels.tolist())])
+                     [f"{catalogue.user_tokens[u]}\t{outfit_tokens[o]}\t{int(l)}"
+                      for u, o, l in zip(users.tolist(), outfits.tolist(), labels.tolist())])
     return len(used_outfits)
 
 
@@ -360,15 +361,68 @@ def estimate_output_bytes(n_images, image_size, rows, n_outfits):
     return store_bytes(n_images, image_size) + n_rows * TEXT_BYTES_PER_ROW + DISK_MARGIN_BYTES
 
 
+class Catalogue:
+    """What a converter hands :func:`write_dataset`: garments, outfits and the rows of every split.
+
+    Garments and outfits are numbered 0..G-1 and 0..O-1 (global indices); ``outfit_items[o]`` holds the
+    garment indices of outfit o, ``-1`` (``polyvore.MISSING``) padding. ``rows``: ``{split: (user indices,
+    outfit indices, labels)}`` for the ``INTER_SPLITS``; the atomic files write the tokens of these indices.
+
+    Args:
+        image_names: per garment, the name its image source reads (a Polyvore-U JPEG name, a path under the
+            catalogue's folder).
+        garment_tokens, garment_categories, image_tokens: per garment, its ``.garment`` columns.
+        outfit_tokens, user_tokens: the tokens of outfit and user indices.
+        categories: the category names in the dataset's order (kept in the manifest; every consumer reads
+            them from there).
+        describe_failure: ``(image name, reason) -> text`` naming where a failed image comes from (a file
+            and line of the input); default: the image name and the reason.
+    """
+
+    def __init__(self, image_names, garment_tokens, garment_categories, image_tokens, outfit_items, outfit_tokens,
+                 user_tokens, rows, categories, describe_failure=None):
+        self.image_names = list(image_names)
+        self.garment_tokens = np.asarray(garment_tokens, dtype=object)
+        self.garment_categories = list(garment_categories)
+        self.image_tokens = list(image_tokens)
+        self.outfit_items = outfit_items
+        self.outfit_tokens = outfit_tokens
+        self.user_tokens = user_tokens
+        self.rows = rows
+        self.categories = tuple(categories)
+        self.describe_failure = describe_failure or (lambda name, reason: f"{name} ({reason})")
+
+    def garments_used(self, outfit_mask=None):
+        items = self.outfit_items if outfit_mask is None else self.outfit_items[outfit_mask]
+        return np.unique(items[items != polyvore.MISSING])
+
+
+class _Identity:
+    """``tokens[i] == str(i)``: the user tokens of Polyvore-U (the user index as written)."""
+
+    def __getitem__(self, index):
+        return str(index)
+
+
+def up_to_date(final_dir, dataset, signature, force=False):
+    """True when ``final_dir`` holds a complete conversion whose manifest records ``signature``."""
+    manifest = read_manifest(final_dir, dataset)
+    return (not force and signature is not None and manifest is not None and manifest.get("signature") == signature
+            and is_complete(final_dir, dataset))
+
+
+def check_image_size(image_size):
+    if int(image_size) < 1:
+        raise ConfigError(f"image size must be a positive number of pixels, got {image_size}", where="--image_size",
+                          fix=f"pass --image_size N with N >= 1 (the default is {DEFAULT_IMAGE_SIZE})")
+
+
 def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, force=False, skip_missing=False,
             workers=None, folder=None, split_seed=DEFAULT_SPLIT_SEED, show_progress=True):
     """Convert one Polyvore-U tuples folder into ``<out>/<dataset>/``; return that folder's path."""
     logger = getLogger()
-    started = time.time()
     folder_name = folder or raw_folder_for(dataset)
-    if int(image_size) < 1:
-        raise ConfigError(f"image size must be a positive number of pixels, got {image_size}", where="--image_size",
-                          fix=f"pass --image_size N with N >= 1 (the default is {DEFAULT_IMAGE_SIZE})")
+    check_image_size(image_size)
     final_dir = os.path.join(out, dataset)
     RawFolder.locate(src, folder_name)
     source = find_image_source(src)
@@ -376,35 +430,75 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
                "split_seed": int(split_seed), "ratio": polyvore.NEGATIVE_RATIO}
     signature = _signature(src, folder_name, source, options)
     remove_stale_temp(out, stale_pattern(dataset))  # leftovers of converters that were killed
-    manifest = read_manifest(final_dir, dataset)
-    if (not force and signature is not None and manifest is not None and manifest.get("signature") == signature
-            and is_complete(final_dir, dataset)):
+    if up_to_date(final_dir, dataset, signature, force):
         logger.info(f"{final_dir} is up to date with {os.path.join(src, folder_name)}; nothing to do "
                     f"(use --force to rebuild)")
         return final_dir
-    tmp_dir = _make_temp_folder(out, dataset)  # before reading: an unwritable --out fails at once
-    try:
+
+    def read():
         raw = RawFolder(src, folder_name)
         builder = AtomicBuilder(raw, split_seed)
-        rows = builder.split_rows()
-        garments = builder.garments_used()
-        _check_free_space(tmp_dir, estimate_output_bytes(len(garments), image_size, rows, len(builder.outfit_items)),
+        catalogue = Catalogue(
+            image_names=raw.garment_names, garment_tokens=[polyvore.garment_token(n) for n in raw.garment_names],
+            garment_categories=raw.garment_categories, image_tokens=raw.garment_names,
+            outfit_items=builder.outfit_items, outfit_tokens=_OutfitTokens(), user_tokens=_Identity(),
+            rows=builder.split_rows(), categories=polyvore.CATEGORIES)
+        extra = {"max_garments_per_outfit": int(len(raw.slot_categories))}
+        return catalogue, extra
+
+    return write_dataset(out, dataset, read, signature, source, image_size, skip_missing, workers, show_progress,
+                         synthetic=_synthetic_notes(src, folder_name))
+
+
+class _OutfitTokens:
+    """``o<index>``: the outfit tokens of a Polyvore-U conversion."""
+
+    def __getitem__(self, index):
+        return f"o{index}"
+
+
+def write_dataset(out, dataset, read, signature, source, image_size, skip_missing=False, workers=None,
+                  show_progress=True, synthetic=None, notes=None, before_manifest=None):
+    """Write ``<out>/<dataset>/`` (atomic files, image store, manifest) into a temporary sibling and publish it.
+
+    Shared by every converter (Polyvore-U here, a catalogue of one's own in ``data/import_outfits.py``).
+
+    Args:
+        read: ``() -> (Catalogue, extra counts)``, called once the temporary folder exists (so an unwritable
+            ``out`` fails before any input is read).
+        signature: what the output depends on (kept in the manifest; the up-to-date check compares it).
+        source: the image source (``read(name) -> bytes or None``).
+        notes: more manifest entries (e.g. what a split dropped).
+        before_manifest: ``(folder) -> None`` writes more files into the temporary folder (published with it).
+    Images that are missing or cannot be decoded stop the conversion (``MissingImagesError``) unless
+    ``skip_missing``, which drops exactly the outfits that need them.
+    """
+    logger = getLogger()
+    started = time.time()
+    final_dir = os.path.join(out, dataset)
+    tmp_dir = _make_temp_folder(out, dataset)  # before reading: an unwritable --out fails at once
+    try:
+        catalogue, extra = read()
+        rows = catalogue.rows
+        garments = catalogue.garments_used()
+        _check_free_space(tmp_dir, estimate_output_bytes(len(garments), image_size, rows,
+                                                         len(catalogue.outfit_items)),
                           f"{len(garments):,} images of {image_size}x{image_size}x3 bytes and the text files",
                           image_size)
         paths = atomic_paths(tmp_dir, dataset)
-        names = [raw.garment_names[g] for g in garments]
+        names = [catalogue.image_names[g] for g in garments]
         failures, image_stats = build_image_store(names, source, image_size, paths["images"], workers=workers,
                                                   show_progress=show_progress)
         dropped = {}
         if failures:
             failed_set = {name for name, _ in failures}
             failed_garments = np.array([g for g, n in zip(garments, names) if n in failed_set])
-            needs_failed = np.isin(builder.outfit_items, failed_garments).any(axis=1)
+            needs_failed = np.isin(catalogue.outfit_items, failed_garments).any(axis=1)
             bad_outfits = np.flatnonzero(needs_failed)
             if not skip_missing:
                 by_reason = {}
                 for name, reason in failures:
-                    by_reason.setdefault(reason.split(" ")[0], []).append(name)
+                    by_reason.setdefault(reason.split(" ")[0], []).append(catalogue.describe_failure(name, reason))
                 summary = "; ".join(f"{len(v)} {k} (e.g. {', '.join(v[:5])})" for k, v in by_reason.items())
                 raise MissingImagesError(
                     f"{len(failures)} of {len(names)} garment images cannot be used: {summary}; "
@@ -413,7 +507,7 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
                     fix="restore the images, or pass --skip_missing to drop exactly the outfits that need them",
                 )
             rows, dropped = _drop_outfits(rows, bad_outfits)
-            keep_garments = builder.garments_used(~needs_failed)
+            keep_garments = catalogue.garments_used(~needs_failed)
             keep_rows = np.searchsorted(garments, keep_garments)
             _check_free_space(tmp_dir, store_bytes(len(keep_rows), image_size),
                               f"the image store without the {len(failures)} missing images (it is copied)", image_size)
@@ -421,7 +515,7 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
             garments = keep_garments
             logger.warning(f"--skip_missing: {len(failures)} images missing or undecodable; dropped "
                            f"{len(bad_outfits)} outfits and {sum(dropped.values())} rows ({dropped})")
-        n_outfits = _write_atomic_files(paths, raw, builder, rows, garments)
+        n_outfits = _write_atomic_files(paths, catalogue, rows, garments)
         seconds = time.time() - started
         counts = {
             "users": int(len(np.unique(np.concatenate([u for u, _, _ in rows.values()])))),
@@ -429,20 +523,24 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
             "garments": int(len(garments)),
             "rows": {split: int(len(r[0])) for split, r in rows.items()},
             "positives": {split: int(r[2].sum()) for split, r in rows.items()},
-            "max_garments_per_outfit": int(len(raw.slot_categories)),
+            **extra,
         }
         manifest = {
             "format_version": CONVERTER_VERSION,
             "dataset": dataset,
             "signature": signature,
+            "categories": list(catalogue.categories),
             "counts": counts,
             "image_store": {"file": os.path.basename(paths["images"]), "shape": [len(garments), 3, image_size, image_size],
                             "dtype": "uint8", "layout": "NCHW, RGB, rows in .garment order"},
             "missing_images": {"count": len(failures), "examples": failures[:20], "rows_dropped": dropped},
             "throughput": {**image_stats, "total_seconds": round(seconds, 2),
                            "outfits_per_second": round(n_outfits / max(seconds, 1e-9), 1)},
-            "synthetic": _synthetic_notes(src, folder_name),
+            "synthetic": synthetic,
+            **(notes or {}),
         }
+        if before_manifest is not None:
+            before_manifest(tmp_dir)
         with atomic_write(paths["manifest"]) as f:
             json.dump(manifest, f, indent=1)
 

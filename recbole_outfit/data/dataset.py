@@ -8,8 +8,10 @@ pre-split ``<ds>.<split>.inter`` files (through ``benchmark_filename``) as usual
 * checks that every outfit an interaction names is defined in ``.item`` and every garment of an outfit in
   ``.garment`` (RecBole would silently give unknown ids empty features);
 * exposes per-outfit tensors: ``outfit_garments`` ``[n_outfits, L]`` (0 = padding), ``outfit_mask``,
-  ``outfit_categories``; per-garment ``garment_category`` and ``garment_image_row`` (the row of the
-  garment's image in the image store); and :meth:`image_store`;
+  ``outfit_categories``; per-garment ``garment_category`` (an index into ``categories``, the dataset's
+  category names in the order its manifest gives: Polyvore-U's top, bottom, shoe, or an imported
+  catalogue's own) and ``garment_image_row`` (the row of the garment's image in the image store); and
+  :meth:`image_store`;
 * reads atomic files with pandas' C parser (``fast_loader: True``) instead of RecBole's python-engine
   reader, with the same fields, types, sequence lengths and values (:meth:`_load_feat`), and checks and
   builds its tables with array operations: at Polyvore-630 size loading takes seconds instead of a minute.
@@ -24,12 +26,13 @@ from recbole.data.dataset import Dataset
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureSource, FeatureType
 
+from recbole_outfit.data.convert import read_manifest
 from recbole_outfit.data.image_store import ImageStore
 from recbole_outfit.data.polyvore import CATEGORIES
 from recbole_outfit.errors import DataFormatError, location
 
 GARMENT_ID = "garment_id"  # .garment: the garment token
-GARMENT_CATEGORY = "category"  # .garment: top / bottom / shoe
+GARMENT_CATEGORY = "category"  # .garment: the garment's category (a name of the dataset's ``categories``)
 GARMENT_IMAGE = "image"  # .garment: JPEG file name
 GARMENTS = "garments"  # .item: the outfit's garment tokens (token_seq)
 CATEGORIES_FIELD = "categories"  # .item: their categories (token_seq)
@@ -318,11 +321,8 @@ class OutfitDataset(Dataset):
         rows = np.full(n_garments, -1, dtype=np.int64)
         rows[garment_feat[GARMENT_ID].values] = np.arange(len(garment_feat))
         category_tokens = self.field2id_token[GARMENT_CATEGORY]
-        unknown = sorted(set(category_tokens[1:]) - set(CATEGORIES))
-        if unknown:
-            raise DataFormatError(f"unknown garment categories {unknown}; expected {list(CATEGORIES)}",
-                                  where=self._path("garment"), fix="re-run the converter")
-        token_to_category = np.array([-1] + [CATEGORIES.index(t) for t in category_tokens[1:]])
+        self.categories = self._category_names(category_tokens, garment_feat[GARMENT_CATEGORY].values)
+        token_to_category = np.array([-1] + [self.categories.index(t) for t in category_tokens[1:]])
         category = np.full(n_garments, -1, dtype=np.int64)
         category[garment_feat[GARMENT_ID].values] = token_to_category[garment_feat[GARMENT_CATEGORY].values]
 
@@ -335,6 +335,21 @@ class OutfitDataset(Dataset):
         self.outfit_categories = torch.where(self.outfit_mask, self.garment_category[self.outfit_garments],
                                              torch.full_like(self.outfit_garments, -1))  # [n_outfits, L]
         self.max_outfit_length = table.shape[1]
+
+    def _category_names(self, category_tokens, garment_categories):
+        """The dataset's category names in its order (``garment_category`` indexes them): the manifest's
+        ``categories``; for a conversion older than that list, Polyvore-U's top, bottom, shoe."""
+        listed = (read_manifest(self.dataset_path, self.dataset_name) or {}).get("categories")
+        names = tuple(listed) if listed else CATEGORIES
+        tokens = [str(t) for t in category_tokens[1:]]
+        unknown = sorted(set(tokens) - set(names))
+        if unknown:
+            row = int(np.flatnonzero(np.isin(category_tokens[garment_categories].astype(str), unknown))[0])
+            raise DataFormatError(f"garment category {unknown[0]!r} is not one of the dataset's categories "
+                                  f"({', '.join(names)}; the manifest's list, else Polyvore-U's)",
+                                  where=location(self._path("garment"), row + 2),
+                                  fix="re-run the converter or importer (--force) so the files come from one run")
+        return names
 
     # ------------------------------------------------------------------ images
 

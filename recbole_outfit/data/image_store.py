@@ -99,12 +99,17 @@ def find_image_source(root):
 
 
 def decode_image(data, size):
-    """JPEG bytes -> uint8 array [3, size, size] (RGB, bilinear resize; JPEG draft mode when shrinking)."""
+    """JPEG or PNG bytes -> uint8 array [3, size, size] (RGB, bilinear resize; JPEG draft mode when shrinking;
+    a transparent background, as product photos in PNG often have, becomes white)."""
     import io
 
     with Image.open(io.BytesIO(data)) as image:
         image.draft("RGB", (size, size))
-        image = image.convert("RGB")
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+        else:
+            image = image.convert("RGB")
         if image.size != (size, size):
             image = image.resize((size, size), Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)

@@ -1,11 +1,12 @@
 """Training negatives for outfit recommendation: garment tuples built on the fly.
 
 A random negative is a category-wise random mixture shaped like the positive it pairs with (same category
-in every slot, so outfit size is never a cue), each garment drawn uniformly from the distinct garments of
-that category that occur in training positives - the rule by which Polyvore-U's released negatives were
-made from each split's items. A negative is never one of the user's own training positives and never holds
-the same garment twice. With ``train_neg_hard_ratio`` = r, each negative is instead, with probability r,
-a hard negative: the positive outfit of another user (Polyvore-U's ``_nega_hard`` rule; paper section 4.4).
+in every slot, whatever the dataset's categories and outfit sizes, so outfit size is never a cue), each
+garment drawn uniformly from the distinct garments of that category that occur in training positives - the
+rule by which Polyvore-U's released negatives were made from each split's items. A negative is never one of
+the user's own training positives and never holds the same garment twice. With ``train_neg_hard_ratio`` = r,
+each negative is instead, with probability r, a hard negative: the positive outfit of another user
+(Polyvore-U's ``_nega_hard`` rule; paper section 4.4).
 
 A negative is kept away from the positives of the row it was drawn for only. When a batch shares its
 negatives (``negative_pool: batch``), another row's negative - most often a hard one, even the very outfit
@@ -16,7 +17,6 @@ so the model masks them out of that row's loss.
 import numpy as np
 import torch
 
-from recbole_outfit.data.polyvore import CATEGORIES
 from recbole_outfit.errors import ConfigError
 
 
@@ -59,7 +59,7 @@ class OutfitNegativeSampler:
         self.length = dataset.outfit_garments.shape[1]
         categories = dataset.garment_category.numpy()
         used = np.unique(self.positive_garments[self.positive_garments > 0])
-        self.pools = [used[categories[used] == c] for c in range(len(CATEGORIES))]
+        self.pools = [used[categories[used] == c] for c in range(len(dataset.categories))]  # any category set
         self.garment_category = categories
         self.forbidden = {outfit_key(u, g) for u, g in zip(users.tolist(), self.positive_garments)}
         # every distinct training garment set numbered, and the (user, set) pairs that are training positives

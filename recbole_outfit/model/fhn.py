@@ -13,7 +13,6 @@ weights of the terms.
 import torch
 import torch.nn as nn
 
-from recbole_outfit.data.polyvore import CATEGORIES
 from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
 
 
@@ -35,7 +34,8 @@ class FHN(PairwiseOutfitRecommender):
     def __init__(self, config, dataset, backbone=None):
         super().__init__(config, dataset, backbone)
         # define layers and loss: per-category code layers on top of the shared item encoder
-        self.code_layers = nn.ModuleList([nn.Linear(self.embedding_size, self.embedding_size) for _ in CATEGORIES])
+        self.code_layers = nn.ModuleList([nn.Linear(self.embedding_size, self.embedding_size)
+                                          for _ in dataset.categories])  # one per category
         self.register_buffer("garment_category", dataset.garment_category.clone(), persistent=False)
 
     def build_outfit_encoder(self, config):

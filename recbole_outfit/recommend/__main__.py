@@ -2,6 +2,7 @@
 
     python -m recbole_outfit.recommend --checkpoint PATH --user U [--k 10]            # top outfits of the catalogue
     python -m recbole_outfit.recommend --checkpoint PATH --user U --compose [--fixed top=ID]   # new outfits
+        [--template top,bottom,shoe,bag]   # slots (default: the user's most frequent layouts)
     python -m recbole_outfit.recommend --checkpoint PATH --liked ID,ID,...            # a new user (cold start)
         [--out grid.png] [--json out.json]
 
@@ -24,6 +25,9 @@ def build_parser():
     parser.add_argument("--compose", action="store_true", help="compose new outfits from the garment catalogue")
     parser.add_argument("--fixed", action="append", default=[], metavar="CATEGORY=GARMENT",
                         help="with --compose: keep this garment (repeatable, e.g. --fixed top=ID)")
+    parser.add_argument("--template", action="append", default=[], metavar="CATEGORY,CATEGORY,...",
+                        help="with --compose: the categories of the outfits to compose, one garment each "
+                             "(repeatable; default: the user's most frequent layouts)")
     parser.add_argument("--liked", help="comma-separated outfit ids a new user likes (cold start, Eq. 20-24)")
     parser.add_argument("--strategy", default="wavg", help="cold start: wavg (default), avg or mean")
     parser.add_argument("--out", help="write an outfit grid PNG here (needs the plot extra)")
@@ -67,8 +71,10 @@ def run(args):
                           where="--user / --liked", fix="e.g. --user 12, or --liked o17,o230")
     if args.liked is not None and (args.compose or args.fixed):
         raise ConfigError("--compose and --fixed need --user (a trained user embedding)", where="--compose")
-    if args.fixed and not args.compose:
-        raise ConfigError("--fixed completes a composed outfit", where="--fixed", fix="add --compose")
+    if (args.fixed or args.template) and not args.compose:
+        raise ConfigError("--fixed and --template shape a composed outfit", where="--fixed / --template",
+                          fix="add --compose")
+    templates = [[c.strip() for c in t.split(",") if c.strip()] for t in args.template]
     fixed = parse_fixed(args.fixed)
     overrides = {} if args.gpu_id is None else {"gpu_id": args.gpu_id}
     if args.trust_checkpoint:
@@ -80,7 +86,7 @@ def run(args):
         rows = rec.cold_user(liked, k=args.k, strategy=args.strategy)
         mode, title = "cold_user", f"new user who likes {', '.join(liked)} ({args.strategy})"
     elif args.compose:
-        rows = rec.compose(args.user, k=args.k, fixed=fixed)
+        rows = rec.compose(args.user, k=args.k, fixed=fixed, template=templates or None)
         mode, title = "compose", f"outfits composed for user {args.user}"
     else:
         rec.user_id(args.user)

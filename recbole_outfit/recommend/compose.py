@@ -1,9 +1,10 @@
 """Composing new outfits for a user: a search over the garment catalogue scored by the Set Transformer.
 
-An outfit is one garment per slot (``top, bottom, shoe``; variable-length datasets add an optional second
-top). Its score for user i is Eq. 9, ``cos(u_i, T(f(x_1), ..., f(x_n)))``, and T is not additive over
-garments, so the best outfits can only be found by scoring combinations. The full product of the
-categories is far too large at Polyvore size (about 46,000 garments per category in Polyvore-630), so:
+An outfit is one garment per slot, a slot per category of a template (the recommender's default: the
+user's most frequent layouts, e.g. ``top, bottom, shoe``; a slot may also be optional). Its score for user
+i is Eq. 9, ``cos(u_i, T(f(x_1), ..., f(x_n)))``, and T is not additive over garments, so the best outfits
+can only be found by scoring combinations. The full product of the categories is far too large at
+Polyvore size (about 46,000 garments per category in Polyvore-630), so:
 
 1. **exact**: when the product of the slots' candidate counts is at most ``exhaustive_limit``, every
    combination is scored (in batches of ``batch_size``) and the top-k is exact;
@@ -29,8 +30,8 @@ import torch.nn.functional as F
 class Slot:
     """One position of a composed outfit.
 
-    category: index into ``recbole_outfit.data.polyvore.CATEGORIES``; candidates: garment ids ``[c]``;
-    optional: the slot may stay empty (a second top); fixed: given by the caller (not searched);
+    category: index into the dataset's ``categories``; candidates: garment ids ``[c]``;
+    optional: the slot may stay empty; fixed: given by the caller (not searched);
     distinct_from: index of an earlier slot of the same category (the two must differ, and when neither is
     fixed each unordered pair is counted once: this slot's id is larger).
     """

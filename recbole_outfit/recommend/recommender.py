@@ -5,6 +5,7 @@
     rec.rank("12", k=10)                      # the user's top outfits of the catalogue
     rec.score("12", [("101", "2040", "3307")])  # any garment tuples
     rec.compose("12", k=5, fixed={"top": "101"})
+    rec.compose("12", k=5, template=["top", "bottom", "shoe", "bag"])  # any of the dataset's categories
     rec.cold_user(["o17", "o230"], k=10)      # a new user from a few outfits they like (Eq. 20-24)
     rec.embeddings()                          # numpy vectors for a vector index
 
@@ -13,10 +14,11 @@ score is Eq. 9, ``cos(u_i, T(f(x_1..x_n)))``. Garment features are computed once
 evaluation cache (``OutfitRecommender.encode_garments``) and outfit vectors once on first use.
 """
 
+from collections import Counter
+
 import torch
 
 from recbole_outfit.data.dataset import GARMENT_ID
-from recbole_outfit.data.polyvore import CATEGORIES
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.cold_start import STRATEGIES, cold_start_scores
 from recbole_outfit.model.outfit_recommender import OutfitRecommender
@@ -52,19 +54,22 @@ class Recommender:
             sub-catalogues in about 1 s per user on 2 CPU cores: README "Using a trained model").
         exhaustive_limit: :meth:`compose` scores every combination up to this many (exact top-k).
         batch_size: outfits per call of the Set Transformer.
+        layouts: how many of a user's most frequent outfit layouts :meth:`compose` fills by default.
     """
 
     def __init__(self, config, model, dataset, train_data, test_data=None, shortlist=40, beam=64,
-                 exhaustive_limit=20_000, batch_size=1024):
+                 exhaustive_limit=20_000, batch_size=1024, layouts=2):
         if not isinstance(model, OutfitRecommender):
             raise ConfigError(f"{config['model']} is not an outfit model (it scores outfits by id, it cannot score "
                               f"or compose new outfits)", where="checkpoint",
                               fix="load a checkpoint of a recbole-outfit model (Teacher, NPair, FND, FNDCL, ...)")
-        _check_sizes(shortlist=shortlist, beam=beam, batch_size=batch_size, exhaustive_limit=exhaustive_limit)
+        _check_sizes(shortlist=shortlist, beam=beam, batch_size=batch_size, exhaustive_limit=exhaustive_limit,
+                     layouts=layouts)
         self.config, self.model, self.dataset = config, model, dataset
         self.train_data, self.test_data = train_data, test_data
         self.shortlist, self.beam, self.exhaustive_limit = shortlist, beam, exhaustive_limit
-        self.batch_size = batch_size
+        self.batch_size, self.layout_count = batch_size, layouts
+        self.categories = tuple(dataset.categories)  # the dataset's category names; garment_category indexes them
         self.device = model.user_embedding.weight.device
         self.uid_field, self.iid_field = dataset.uid_field, dataset.iid_field
         self.user_tokens = dataset.field2id_token[self.uid_field]
@@ -88,7 +93,7 @@ class Recommender:
         self._outfit_vectors = None
         self._outfit_index = None
         self._search = None
-        self.slots = self._slot_layout()
+        self._layout_counts = self._count_layouts()
 
     # ------------------------------------------------------------------ ids
 
@@ -210,17 +215,37 @@ class Recommender:
 
     # ------------------------------------------------------------------ composing outfits
 
-    def _slot_layout(self):
-        """Slots of a composed outfit: each category as many times as every outfit has it, plus optional slots
-        up to the most any outfit has (a second top in variable-length datasets). Categories in order."""
-        categories = self.dataset.outfit_categories[1:]  # [O, L], -1 = padding
-        slots = []
-        for index in range(len(CATEGORIES)):
-            counts = (categories == index).sum(1)
-            low, high = int(counts.min()), int(counts.max())
-            for n in range(high):
-                slots.append((index, n >= low))
-        return slots
+    def _count_layouts(self):
+        """``{user id: Counter}`` of the layouts of each user's training outfits, and the dataset's over every
+        outfit (key None). A layout is an outfit's categories, as a sorted tuple of category indices."""
+        categories = self.dataset.outfit_categories  # [O, L], -1 = padding
+        layout_of = [tuple(sorted(c for c in row if c >= 0)) for row in categories.tolist()]
+        counts = {None: Counter(layout_of[1:])}
+        for user, outfits in self._known.items():
+            counts[user] = Counter(layout_of[o] for o in outfits)
+        return counts
+
+    def layouts(self, user=None, count=None):
+        """The ``count`` (default ``layouts``) most frequent layouts of ``user``'s training outfits (of every
+        outfit when the user is None or has none), most frequent first, ties by the dataset's frequency:
+        lists of category names, e.g. ``[["top", "bottom", "shoe"], ["top", "top", "bottom", "shoe"]]``."""
+        count = self.layout_count if count is None else count
+        overall = self._layout_counts[None]
+        own = self._layout_counts.get(self.user_id(user)) if user is not None else None
+        counts = own or overall
+        ranked = sorted(counts, key=lambda layout: (-counts[layout], -overall[layout], layout))
+        return [[self.categories[c] for c in layout] for layout in ranked[:count]]
+
+    def _template(self, names):
+        """A template (category names) -> sorted category indices; ConfigError for an unknown name."""
+        if isinstance(names, str) or len(names) < 2:
+            raise ConfigError(f"a template is a list of two or more category names, got {names!r}",
+                              where="template", fix=f"e.g. {list(self.categories[:3])}")
+        unknown = [n for n in names if n not in self.categories]
+        if unknown:
+            raise ConfigError(f"unknown category {unknown[0]!r} in the template", where="template",
+                              fix=f"categories are {', '.join(self.categories)}")
+        return tuple(sorted(self.categories.index(n) for n in names))
 
     def _searcher(self):
         if self._search is None:
@@ -231,14 +256,12 @@ class Recommender:
             self._search = OutfitSearch(self.model.outfit_encoder, features, batch_size=self.batch_size)
         return self._search
 
-    def build_slots(self, fixed=None, pool=None):
-        """:class:`Slot` list for :meth:`compose`: ``fixed`` ``{category: garment token or list}``, ``pool``
+    def build_slots(self, fixed=None, pool=None, template=None):
+        """:class:`Slot` list for :meth:`compose`: one slot per category of ``template`` (category names;
+        default the dataset's most frequent layout), ``fixed`` ``{category: garment token or list}``, ``pool``
         (garment tokens) restricts the catalogue."""
-        fixed = dict(fixed or {})
-        unknown = sorted(set(fixed) - set(CATEGORIES))
-        if unknown:
-            raise ConfigError(f"unknown category {unknown[0]!r} in fixed", where="fixed",
-                              fix=f"categories are {', '.join(CATEGORIES)}")
+        layout = self._template(template or self.layouts(count=1)[0])
+        fixed = self._fixed(fixed)
         if pool is None:
             allowed = torch.ones(len(self.garment_tokens), dtype=torch.bool)
         else:
@@ -246,57 +269,93 @@ class Recommender:
             allowed[torch.tensor([self.garment_id(g) for g in pool], dtype=torch.long)] = True
         allowed[0] = False
         slots, first_of = [], {}
-        for category, optional in self.slots:
-            name = CATEGORIES[category]
+        for category in layout:
+            name = self.categories[category]
             given = fixed.get(name, [])
-            given = [given] if isinstance(given, (str, int)) else list(given)
-            position = sum(1 for c, _ in self.slots[: len(slots)] if c == category)
+            position = sum(1 for slot in slots if slot.category == category)
             if position < len(given):
                 gid = self.garment_id(given[position])
                 if int(self.garment_category[gid]) != category:
-                    raise ConfigError(f"garment {given[position]!r} is a {CATEGORIES[self.garment_category[gid]]}, "
-                                      f"not a {name}", where="fixed", fix=f"fix a {name} garment as {name}")
+                    raise ConfigError(f"garment {given[position]!r} is a "
+                                      f"{self.categories[self.garment_category[gid]]}, not a {name}", where="fixed",
+                                      fix=f"fix a {name} garment as {name}")
                 slot = Slot(category, torch.tensor([gid], device=self.device), optional=False, fixed=True)
             else:
                 ids = ((self.garment_category == category) & allowed).nonzero().squeeze(1).to(self.device)
-                slot = Slot(category, ids, optional=optional)
+                slot = Slot(category, ids)
             slot.distinct_from = first_of.get(category)
             first_of.setdefault(category, len(slots))
             slots.append(slot)
-        extra = {name: len([v] if isinstance(v, (str, int)) else v) for name, v in fixed.items()}
-        for name, count in extra.items():
-            most = sum(1 for c, _ in self.slots if CATEGORIES[c] == name)
-            if count > most:
-                raise ConfigError(f"{count} {name} garments fixed, outfits of this dataset have at most {most}",
-                                  where="fixed")
         return slots
 
+    def _fixed(self, fixed):
+        """``fixed`` with each value a list, checked: known categories, no more garments of a category than an
+        outfit of this dataset holds."""
+        fixed = {name: [v] if isinstance(v, (str, int)) else list(v) for name, v in dict(fixed or {}).items()}
+        unknown = sorted(set(fixed) - set(self.categories))
+        if unknown:
+            raise ConfigError(f"unknown category {unknown[0]!r} in fixed", where="fixed",
+                              fix=f"categories are {', '.join(self.categories)}")
+        for name, given in fixed.items():
+            category = self.categories.index(name)
+            most = max(layout.count(category) for layout in self._layout_counts[None])
+            if len(given) > most:
+                raise ConfigError(f"{len(given)} {name} garments fixed, outfits of this dataset have at most {most}",
+                                  where="fixed")
+        return fixed
+
+    def _compose_layouts(self, user, fixed, template):
+        """The layouts :meth:`compose` fills: ``template`` (one list of names, or several), else the user's most
+        frequent layouts that hold the fixed garments (a layout short of a fixed category gets it added)."""
+        if template:
+            templates = [template] if all(isinstance(n, str) for n in template) else list(template)
+            return [list(t) for t in templates]
+        layouts = []
+        for layout in self.layouts(user):
+            for name, given in fixed.items():
+                layout = layout + [name] * max(0, len(given) - layout.count(name))
+            if sorted(layout) not in [sorted(other) for other in layouts]:
+                layouts.append(layout)
+        return layouts
+
     def compose(self, user, k=10, fixed=None, pool=None, exact=False, shortlist=None, beam=None,
-                exhaustive_limit=None):
-        """Top-``k`` *new* outfits for ``user`` built from the garment catalogue, one garment per slot
-        (the user's training outfits are left out). ``fixed`` completes a partial outfit, e.g.
-        ``{"top": "101"}``; ``pool`` restricts the catalogue to some garment tokens; ``exact=True`` scores
-        every combination (brute force, whatever the size); ``shortlist``, ``beam``, ``exhaustive_limit``
-        override this object's settings for the call. Returns dicts as :meth:`rank`, the first with ``info``
-        (search method, combinations scored, seconds)."""
+                exhaustive_limit=None, template=None):
+        """Top-``k`` *new* outfits for ``user`` built from the garment catalogue, one garment per slot of a
+        template (the user's training outfits are left out). ``template``: category names (one garment
+        each, e.g. ``["top", "bottom", "shoe", "bag"]``) or a list of such lists; default: the user's
+        ``layouts`` most frequent layouts (:meth:`layouts`), each searched and the results merged by score.
+        ``fixed`` completes a partial outfit, e.g. ``{"top": "101"}``; ``pool`` restricts the catalogue to
+        some garment tokens; ``exact=True`` scores every combination (brute force, whatever the size);
+        ``shortlist``, ``beam``, ``exhaustive_limit`` override this object's settings for the call. Returns
+        dicts as :meth:`rank`, the first with ``info`` (search method, combinations scored, seconds, the
+        layouts searched)."""
         shortlist = self.shortlist if shortlist is None else shortlist
         beam = self.beam if beam is None else beam
         exhaustive_limit = self.exhaustive_limit if exhaustive_limit is None else exhaustive_limit
         _check_sizes(shortlist=shortlist, beam=beam, exhaustive_limit=exhaustive_limit, k=k)
         uid = self.user_id(user)
-        slots = self.build_slots(fixed, pool)
+        fixed = self._fixed(fixed)
+        layouts = self._compose_layouts(user, fixed, template)
         search = self._searcher()
         exclude = {frozenset(row[row > 0].tolist()) for row in self.outfit_garments[self._known.get(uid, [])]}
         vector = self.model.user_embedding.weight[uid].detach()
-        with torch.no_grad():
-            if exact:
-                result = search.brute_force(vector, slots, k, exclude)
-            else:
-                result = search.search(vector, slots, k, exclude, shortlist, beam, exhaustive_limit)
-        rows = [self._describe(g[g > 0].cpu(), float(s), outfit=self._existing_outfit(g))
-                for g, s in zip(result.garments, result.scores)]
+        found, infos = [], []
+        for layout in layouts:
+            slots = self.build_slots(fixed, pool, layout)
+            with torch.no_grad():
+                if exact:
+                    result = search.brute_force(vector, slots, k, exclude)
+                else:
+                    result = search.search(vector, slots, k, exclude, shortlist, beam, exhaustive_limit)
+            found += [(float(s), g) for g, s in zip(result.garments, result.scores)]
+            infos.append(result.info)
+        found.sort(key=lambda pair: -pair[0])  # stable: a tie keeps the more frequent layout first
+        rows = [self._describe(g[g > 0].cpu(), s, outfit=self._existing_outfit(g)) for s, g in found[:k]]
         if rows:
-            rows[0]["info"] = result.info
+            methods = list(dict.fromkeys(info["method"] for info in infos))
+            rows[0]["info"] = {"method": "+".join(methods), "scored": sum(info["scored"] for info in infos),
+                               "seconds": sum(info["seconds"] for info in infos),
+                               "layouts": [list(layout) for layout in layouts]}
         return rows
 
     # ------------------------------------------------------------------ new users (cold start)
@@ -366,7 +425,7 @@ class Recommender:
     def _describe(self, garment_ids, score, outfit=None):
         ids = garment_ids.tolist()
         row = {"outfit": outfit, "garments": [self.garment_tokens[g] for g in ids],
-               "categories": [CATEGORIES[int(self.garment_category[g])] for g in ids]}
+               "categories": [self.categories[int(self.garment_category[g])] for g in ids]}
         if score is not None:
             row["score"] = score
         return row
