@@ -376,7 +376,7 @@ class Catalogue:
         categories: the category names in the dataset's order (kept in the manifest; every consumer reads
             them from there).
         describe_failure: ``(image name, reason) -> text`` naming where a failed image comes from (a file
-            and line of the input); default: the image name and the reason.
+            and line of the input); default: the image name.
     """
 
     def __init__(self, image_names, garment_tokens, garment_categories, image_tokens, outfit_items, outfit_tokens,
@@ -390,10 +390,15 @@ class Catalogue:
         self.user_tokens = user_tokens
         self.rows = rows
         self.categories = tuple(categories)
-        self.describe_failure = describe_failure or (lambda name, reason: f"{name} ({reason})")
+        self.describe_failure = describe_failure or (lambda name, reason: name)
 
     def garments_used(self, outfit_mask=None):
-        items = self.outfit_items if outfit_mask is None else self.outfit_items[outfit_mask]
+        """Sorted indices of the garments of the outfits that some row names (and ``outfit_mask`` keeps)."""
+        used = np.zeros(len(self.outfit_items), dtype=bool)
+        used[np.concatenate([outfits for _, outfits, _ in self.rows.values()])] = True
+        if outfit_mask is not None:
+            used &= outfit_mask
+        items = self.outfit_items[used]
         return np.unique(items[items != polyvore.MISSING])
 
 
