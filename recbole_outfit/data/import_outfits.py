@@ -69,6 +69,24 @@ def read_table(path, required, optional=()):
     if not os.path.isfile(path):
         raise DataFormatError("required file is missing", where=path, fix=f"write it with the columns "
                               f"{','.join(required)} ({DOC})")
+    try:
+        return _read_rows(path, required, optional)
+    except UnicodeDecodeError:
+        with open(path, "rb") as f:
+            line = next(i for i, raw in enumerate(f, 1) if not _decodes(raw))
+        raise DataFormatError("line is not UTF-8", where=location(path, line),
+                              fix="save the file as UTF-8 (a spreadsheet's 'CSV UTF-8' export)") from None
+
+
+def _decodes(raw):
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _read_rows(path, required, optional):
     rows = []
     # utf-8-sig: a byte-order mark is dropped; newline="": csv takes CRLF and LF line ends alike
     with open(path, "r", encoding="utf-8-sig", newline="") as f:
