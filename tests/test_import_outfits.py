@@ -283,7 +283,10 @@ def test_a_five_category_catalogue_trains_fndcl_and_composes_for_a_user(tmp_path
     expected = [sorted(layout) for layout, _ in own.most_common(2)]
     assert [sorted(layout) for layout in rec.layouts(user)] == expected
     out = tmp_path / "composed.json"
-    assert recommend(["--checkpoint", checkpoint, "--user", user, "--compose", "--k", "6", "--json", str(out)]) == 0
+    grid = tmp_path / "composed.png"
+    assert recommend(["--checkpoint", checkpoint, "--user", user, "--compose", "--k", "6", "--json", str(out),
+                      "--out", str(grid)]) == 0
+    assert grid.stat().st_size > 0  # the grid draws outfits of any length with the dataset's category names
     rows = json.load(open(out))["results"]
     assert len(rows) == 6
     assert {tuple(sorted(r["categories"])) for r in rows} <= {tuple(layout) for layout in expected}
