@@ -132,8 +132,13 @@ class OutfitRecommender(GeneralRecommender):
             images = self.images.gather(self.garment_image_row[part], device)  # [g, 3, S, S] uint8
             if i + 1 < len(parts):  # host path: the next chunk is read while this one computes
                 self.images.prefetch(self.garment_image_row[parts[i + 1]], device)
-            chunks.append(self.item_encoder(self.preprocess(images)).float())
+            chunks.append(self.encode_image_batch(images))
         return torch.cat(chunks) if chunks else garments.new_zeros((0, self.embedding_size), dtype=torch.float)
+
+    def encode_image_batch(self, images):
+        """Features of one chunk of uint8 images ``[g, 3, S, S]`` -> ``[g, d]`` float32: f on the preprocessed
+        images (a model with more than one encoder per garment overrides this)."""
+        return self.item_encoder(self.preprocess(images)).float()
 
     def encode_garments(self, garments):
         """Features of distinct garments ``[G]`` -> ``[G, d]``; cached for the pass in evaluation."""

@@ -21,6 +21,10 @@ load anything themselves.
    Trainer on the training garments, then top-k same-category neighbours, kept beside the dataset as
    ``<data_path>/<dataset>.neighbours-<fingerprint>.npz``; handed to the student as a LongTensor.
    ``neighbour_table`` skips the stage.
+3. **relevancy** (OutfitNet): its stage 1, the non-personalized Fashion Item Relevancy model
+   (``OutfitNetFIR``) run on the same dataset through the same pipeline, with the run's item encoder
+   (``backbone``); its best checkpoint kept as ``<checkpoint_dir>/stages/<dataset>/OutfitNetFIR-<fingerprint>.pth``
+   and handed to OutfitNet as its item encoder's state dict. ``relevancy_checkpoint`` skips the stage.
 
 To add a stage: write a :class:`Stage` subclass (``need``, ``config_key``; ``wanted``, ``build``, ``load``, and
 ``check`` when a setting can be refused before any stage runs), register it in :data:`STAGES` under the name
@@ -304,7 +308,52 @@ class NeighbourStage(Stage):
         return load_neighbour_table(path, train_dataset)
 
 
-STAGES = {stage.need: stage for stage in (BackboneStage(), TeacherStage(), NeighbourStage())}
+class RelevancyStage(Stage):
+    """OutfitNet's stage 1 (``OutfitNetFIR``): trained once per dataset and settings, then reused."""
+
+    need, config_key = "relevancy", "relevancy_checkpoint"
+    # the relevancy encoder is rebuilt inside OutfitNet with the run's own encoder settings
+    ENCODER_KEYS = ("backbone", "embedding_size", "backbone_dropout", "backbone_extra_fc")
+
+    def wanted(self, config):
+        return True
+
+    def stage_config(self, config):
+        # the run's encoder and epochs (both stages are one model's training); random negatives only (E2)
+        overrides = {key: config[key] for key in (*self.ENCODER_KEYS, "epochs")}
+        overrides["train_neg_hard_ratio"] = 0.0
+        overrides.update(config["relevancy_config"] or {})
+        fir_config = stage_config("OutfitNetFIR", config, overrides)
+        for key in self.ENCODER_KEYS:
+            if fir_config[key] != config[key]:
+                raise ConfigError(f"relevancy_config sets {key}={fir_config[key]!r}, but OutfitNet's copy of the "
+                                  f"relevancy encoder is built with the run's {key}={config[key]!r}",
+                                  where="relevancy_config", fix=f"set --{key} for the whole run instead")
+        return fir_config
+
+    def build(self, config, train):
+        fir_config = self.stage_config(config)
+        ensure_atomic_dataset(fir_config)  # the fingerprint reads the converted dataset's manifest
+        folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
+        path = os.path.join(folder, f"OutfitNetFIR-{fingerprint(fir_config)}.pth")
+        return self.reuse_or_build(path, lambda: self._train(fir_config, train, path))
+
+    def _train(self, fir_config, train, path):
+        self.log(f"training OutfitNet's item relevancy stage (OutfitNetFIR, {fir_config['backbone']}) on "
+                 f"{fir_config['dataset']}")
+        result = train(fir_config, saved=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(result["checkpoint"], "rb") as source, atomic_write(path, "wb") as target:
+            shutil.copyfileobj(source, target)
+        write_json_atomic(path[:-4] + ".json", result)
+        sign(path)
+        self.log(f"compatibility alone scores test user_auc {result['test_result']['user_auc']:.4f}; kept as {path}")
+
+    def load(self, config, path, train_dataset):
+        return load_relevancy_encoder(path, trust=config["trust_checkpoint"])
+
+
+STAGES = {stage.need: stage for stage in (BackboneStage(), TeacherStage(), NeighbourStage(), RelevancyStage())}
 
 
 def wanted_stages(config):
@@ -385,6 +434,21 @@ def _reorder_users(model, teacher_tokens, student_tokens, path):
     order = torch.tensor([index.get(t, 0) for t in student_tokens])
     with torch.no_grad():
         model.user_embedding.weight.copy_(model.user_embedding.weight[order])
+
+
+def load_relevancy_encoder(path, trust=False):
+    """The item encoder f_R of an ``OutfitNetFIR`` checkpoint, as a state dict for OutfitNet's relevancy encoder."""
+    checkpoint = load_checkpoint(path, trust=trust, where="relevancy_checkpoint")
+    try:
+        model, state = checkpoint["config"]["model"], checkpoint["state_dict"]
+    except (KeyError, TypeError) as error:
+        raise ConfigError(f"{path} is not a RecBole checkpoint (no {error})", where="relevancy_checkpoint",
+                          fix="point relevancy_checkpoint at a checkpoint an OutfitNetFIR run saved") from error
+    if model != "OutfitNetFIR":
+        raise ConfigError(f"{path} holds a {model} model, not OutfitNet's relevancy stage", where="relevancy_checkpoint",
+                          fix="use a checkpoint of --model=OutfitNetFIR, or leave relevancy_checkpoint unset")
+    prefix = "item_encoder."
+    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
 
 
 def load_neighbour_table(path, dataset):
