@@ -31,6 +31,8 @@ OPTIONS = {
     "valid_split": ("valid_teacher", "valid_student"),
     "image_store_place": ("auto", "gpu", "cpu"),
     "lpae_variant": ("u", "g"),
+    "lpae_score": ("max", "sum"),  # model/lpae.py: the nearest anchor, or LPAE-Net's sum over anchors
+    "lpae_cold_start": ("anchor_search", "neighbours"),  # model/lpae.py, evaluator/cold_start.py
     "teacher": TEACHERS,
     "fnd_scale": FND_SCALES,
     "pretrain_head": PRETRAIN_HEADS,

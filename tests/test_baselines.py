@@ -56,6 +56,7 @@ def test_model_specs_and_extra_tables(workspace, run_dir):
     markdown = open(run_dir / "results" / "synthetic630.md").read()
     assert "LPAE:lpae_variant=g" in markdown and "AUC (hard)" in markdown
     assert "## Cold start on synthetic53" in markdown and "LPAE (w)" in markdown and "non-personalized" in markdown
+    assert "LPAE (anchor search)" in markdown and "LPAE:lpae_variant=g (anchor search)" in markdown
 
 
 @pytest.mark.slow

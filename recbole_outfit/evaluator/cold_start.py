@@ -4,7 +4,9 @@ A model trained on a warm dataset (e.g. ``synthetic630``) scores a cold user c, 
 positive outfits, through the warm users: ``s_ci`` = mean of warm user i's scores for c's known outfits
 (Eq. 20), neighbours ``N_c = {i : s_ci > delta} + {argmax_i s_ci}`` (Eq. 21), and c's score for a candidate
 is the neighbours' average score (``avg``, Eq. 22) or their softmax(s_ci / tau)-weighted average (``wavg``,
-Eq. 23-24). ``mean`` (every warm user, unweighted) is the non-personalized reference.
+Eq. 23-24). ``mean`` (every warm user, unweighted) is the non-personalized reference. ``anchor`` is LPAE's
+own anchor search (``model.anchor_search_scores``: the cold user's anchors searched among the warm users'
+anchors from its K known outfits; see ``model/lpae.py``), for the models that have it.
 
 A non-personalized model (``personalized = False``: Type-Aware, SCE-Net, Bi-LSTM) gives every user the same
 score, so it scores cold users as it is (strategy ``own``): its cells are the same for every K (paper Table 3).
@@ -26,6 +28,7 @@ from recbole_outfit.evaluator.functional import per_user_auc
 from recbole_outfit.report import format_table
 
 STRATEGIES = ("avg", "wavg", "mean")
+ANCHOR_SEARCH = "anchor"  # LPAE's anchor search: needs a model with ``anchor_search_scores``
 OWN = "own"  # a non-personalized model's own scores, the same for every user
 
 
@@ -63,15 +66,22 @@ def cold_start_scores(known_scores, candidate_scores, strategy, delta=0.0, tau=0
 
 
 @torch.no_grad()
-def outfit_scores(model, cold_dataset, outfits):
-    """``[U_warm, O]`` cos(u_i, o_j) of every warm user for cold outfits ``outfits`` (item ids of
-    ``cold_dataset``), encoding the cold garments with the trained encoders."""
+def outfit_representations(model, cold_dataset, outfits):
+    """``[O, D]`` representations of cold outfits ``outfits`` (item ids of ``cold_dataset``), encoding the cold
+    garments with the trained encoders."""
     model.eval()
     model.use_garments(cold_dataset)
-    device = model.user_embedding.weight.device
-    garments = cold_dataset.outfit_garments[outfits].to(device)
-    representations = torch.cat([model.encode_outfits(part) for part in garments.split(1024)])
-    warm_users = torch.arange(1, model.n_users, device=device)  # id 0 is RecBole's padding user
+    garments = cold_dataset.outfit_garments[outfits].to(model.user_embedding.weight.device)
+    return torch.cat([model.encode_outfits(part) for part in garments.split(1024)])
+
+
+@torch.no_grad()
+def outfit_scores(model, cold_dataset, outfits, representations=None):
+    """``[U_warm, O]`` cos(u_i, o_j) of every warm user for cold outfits ``outfits`` (item ids of
+    ``cold_dataset``), encoding the cold garments with the trained encoders."""
+    if representations is None:
+        representations = outfit_representations(model, cold_dataset, outfits)
+    warm_users = torch.arange(1, model.n_users, device=representations.device)  # id 0 is RecBole's padding user
     return model.scores(warm_users, representations).cpu()
 
 
@@ -118,7 +128,8 @@ class ColdStartEvaluator:
         known_outfits = cold.known_outfits
         test_users, test_outfits, test_labels = cold.test_users, cold.test_outfits, cold.test_labels
         outfits, index = np.unique(np.concatenate([known_outfits, test_outfits]), return_inverse=True)
-        scores = outfit_scores(model, cold.dataset, torch.from_numpy(outfits))  # [U, O]
+        representations = outfit_representations(model, cold.dataset, torch.from_numpy(outfits))  # [O, D]
+        scores = outfit_scores(model, cold.dataset, outfits, representations)  # [U, O]
         known_col, test_col = index[: len(known_outfits)], index[len(known_outfits):]
         users = cold.users()
         strategies = self.strategies if is_personalized(model) else [OWN]
@@ -128,6 +139,10 @@ class ColdStartEvaluator:
                 predicted = np.empty(len(test_outfits), dtype=np.float64)
                 for u in users:
                     rows = np.flatnonzero(test_users == u)
+                    if strategy == ANCHOR_SEARCH:
+                        predicted[rows] = model.anchor_search_scores(representations[known_col[user_rows[u]]],
+                                                                     representations[test_col[rows]]).cpu().numpy()
+                        continue
                     predicted[rows] = cold_start_scores(scores[:, known_col[user_rows[u]]], scores[:, test_col[rows]],
                                                         strategy, self.delta, self.tau).numpy()
                 in_users = np.isin(test_users, users)

@@ -147,7 +147,8 @@ def _cold_table(summary):
     for model, row in summary.items():
         for strategy, by_k in row.get("cold", {}).items():
             label = {"avg": model, "wavg": f"{model} (w)", "mean": f"{model}, non-personalized",
-                     "own": f"{model} (non-personalized model, own scores)"}.get(strategy, strategy)
+                     "own": f"{model} (non-personalized model, own scores)",
+                     "anchor": f"{model} (anchor search)"}.get(strategy, strategy)
             rows.append([label] + [f"{m:.2f} ± {s:.2f}" if row["runs"] > 1 else f"{m:.2f}"
                                    for m, s in (by_k[k] for k in sorted(by_k, key=int))])
             cold_dataset = row["cold_dataset"]
@@ -158,7 +159,8 @@ def _cold_table(summary):
     return (f"\n\n## Cold start on {cold_dataset}\n\nTest `user_auc` x 100 of {cold_dataset}'s users (new to the "
             f"model) scored through the warm users with K known outfits each (paper Table 3): `(w)` = weighted "
             f"average (Eq. 23-24), plain = average of neighbours (Eq. 22), non-personalized = mean over every "
-            f"warm user; a non-personalized model (own scores) scores cold users as it is, so K plays no part. "
+            f"warm user, anchor search = LPAE's own (the cold user's anchors searched among the warm users'); "
+            f"a non-personalized model (own scores) scores cold users as it is, so K plays no part. "
             f"Mean ± std over seeds of the mean over draws.\n\n{table}")
 
 

@@ -29,7 +29,7 @@ its frozen relevancy embedding, the user scores each garment and attends to the 
 * (E5) ``s_uk = cos(u, h_k)`` (the user's taste for garment k) and
   ``alpha_uk = softmax_k((W_q u) . (W_k h_k) / sqrt(d))`` over the outfit's garments (the user's attention);
 * (E6) ``r_uo = sum_k alpha_uk s_uk``; loss BPR with temperature ``-log sigmoid((r_uo+ - r_uo-) / tau)``
-  (``BPRRecommender``), one sampled negative per positive (``negative_pool: own``).
+  (``PairwiseOutfitRecommender``), one sampled negative per positive (``negative_pool: own``).
 
 Temperature scaling (E2, E6): the FND-CL paper applies it to every BPR / cross-entropy baseline "for a more
 fair comparison"; ``tau`` (OutfitNet.yaml, OutfitNetFIR.yaml) defaults to the paper's 0.1; ``tau: 1`` is plain
@@ -50,7 +50,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
-from recbole_outfit.model.bpr import BPRRecommender
+from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
 from recbole_outfit.model.layers import build_backbone
 from recbole_outfit.model.outfit_recommender import OutfitRecommender
 
@@ -128,7 +128,7 @@ class GarmentBag(nn.Module):
         return torch.cat([x, mask.unsqueeze(-1).to(x.dtype)], dim=-1).flatten(1)
 
 
-class OutfitNet(BPRRecommender):
+class OutfitNet(PairwiseOutfitRecommender):
     """OutfitNet's stage 2, Outfit Preference (E4-E6), on the frozen relevancy encoder of stage 1."""
 
     # the item encoder's starting weights (when backbone_weights is set) and stage 1's relevancy encoder

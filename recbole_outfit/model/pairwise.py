@@ -2,8 +2,10 @@
 
 BPR (Rendle et al., UAI 2009) with a temperature, as the FND-CL paper trains its BPR baselines "for a more
 fair comparison": ``-log sigmoid((r_ij - r_ijk) / tau)`` over each positive's sampled negatives
-(``negative_pool: own`` in their yamls: one negative per positive). Not RecBole's ``BPR`` (``--model=BPR``, an
-ID-embedding model): this base scores outfits from their garments' images.
+(``negative_pool: own`` in their yamls: one negative per positive). ``tau`` is each baseline's own yaml key
+(FHN.yaml, OutfitBPR.yaml, LPAE.yaml, OutfitNet.yaml, OutfitNetFIR.yaml), 0.1 by default (the paper's
+temperature, tau_FND); ``tau: 1`` is plain BPR, as the baselines' own papers train them. Not RecBole's ``BPR``
+(``--model=BPR``, an ID-embedding model): this base scores outfits from their garments' images.
 """
 
 from recbole_outfit.model.loss import bpr_loss

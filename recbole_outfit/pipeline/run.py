@@ -17,7 +17,7 @@ from recbole.utils import init_seed, set_color
 from recbole_outfit.checkpoint import load_checkpoint
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError
-from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
+from recbole_outfit.evaluator.cold_start import ANCHOR_SEARCH, STRATEGIES, ColdStartEvaluator, ColdUsers
 from recbole_outfit.pipeline.keys import EVALUATION_KEYS, fingerprint, stage_config
 from recbole_outfit.pipeline.stages import check_stages, load_artifacts, prepare_stages
 from recbole_outfit.report import results_table, write_json_atomic
@@ -157,8 +157,11 @@ def cold_start(config, model):
     """Cold-start AUC of ``config['cold_dataset']``'s users through the trained ``model`` (paper 3.5, 4.3)."""
     cold_config = stage_config(config.model_class, config, {}, dataset=config["cold_dataset"])
     cold_users = ColdUsers(create_dataset(cold_config))
+    strategies = list(STRATEGIES)
+    if config["lpae_cold_start"] == "anchor_search" and hasattr(model, "anchor_search_scores"):
+        strategies.append(ANCHOR_SEARCH)  # LPAE's own cold start (paper Table 3's LPAE rows)
     evaluator = ColdStartEvaluator(shots=config["cold_shots"], repeats=config["cold_repeats"], seed=config["seed"],
-                                   delta=config["cold_delta"], tau=config["cold_tau"])
+                                   delta=config["cold_delta"], tau=config["cold_tau"], strategies=strategies)
     return {"dataset": config["cold_dataset"], "users": int(len(cold_users.users())),
             "user_auc": evaluator.evaluate(model, cold_users)}
 

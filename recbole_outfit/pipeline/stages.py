@@ -445,7 +445,8 @@ def load_relevancy_encoder(path, trust=False):
         raise ConfigError(f"{path} is not a RecBole checkpoint (no {error})", where="relevancy_checkpoint",
                           fix="point relevancy_checkpoint at a checkpoint an OutfitNetFIR run saved") from error
     if model != "OutfitNetFIR":
-        raise ConfigError(f"{path} holds a {model} model, not OutfitNet's relevancy stage", where="relevancy_checkpoint",
+        raise ConfigError(f"{path} holds a {model} model, not OutfitNet's relevancy stage",
+                          where="relevancy_checkpoint",
                           fix="use a checkpoint of --model=OutfitNetFIR, or leave relevancy_checkpoint unset")
     prefix = "item_encoder."
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
