@@ -14,7 +14,7 @@ are relevant, a garment and a random garment of the other's category are not:
 * (E2) ``L_FIR = -mean over (outfit, slots k != l) of log sigmoid((rel(k, l) - rel(k, l')) / tau)``, with l'
   the garment in slot l of the outfit's sampled negative (a category-wise random mixture shaped like the
   positive, so l' has l's category; pairs whose categories differ, e.g. against a hard negative of another
-  shape, are left out);
+  shape, are left out: the garment triplets of ``model/compatibility.py``, as Type-Aware and SCE-Net train);
 * (E3) the outfit's compatibility (its score as a model of its own) ``c(o) = mean_{k<l} rel(k, l)``, the same
   for every user.
 
@@ -49,10 +49,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from recbole_outfit.data.dataset import GARMENTS, NEG_GARMENTS
-from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
+from recbole_outfit.model.compatibility import CompatibilityRecommender
 from recbole_outfit.model.layers import build_backbone
-from recbole_outfit.model.outfit_recommender import OutfitRecommender
+from recbole_outfit.model.pairwise import PairwiseOutfitRecommender
 
 
 def pair_relevancy(x, mask):
@@ -64,60 +63,20 @@ def pair_relevancy(x, mask):
     return pair_sum / (count * (count - 1) / 2).clamp_min(1)
 
 
-class PairRelevancy(nn.Module):
-    """FIR's outfit side: ``forward(x [M, L, d], mask [M, L]) -> [M, 1]``, the outfit's compatibility c(o) (E3)."""
+class OutfitNetFIR(CompatibilityRecommender):
+    """OutfitNet's stage 1, Fashion Item Relevancy (E1-E3): non-personalized, learned from outfits; every user
+    gets an outfit's compatibility c(o) as its score."""
 
-    def forward(self, x, mask):
-        return pair_relevancy(x.float(), mask).unsqueeze(1)
-
-
-class OutfitNetFIR(OutfitRecommender):
-    """OutfitNet's stage 1, Fashion Item Relevancy (E1-E3): non-personalized, learned from outfits."""
-
-    def __init__(self, config, dataset, backbone=None):
-        super().__init__(config, dataset, backbone)
-        self.register_buffer("garment_category", dataset.garment_category.clone().long(), persistent=False)
-
-    def build_outfit_encoder(self, config):
-        return PairRelevancy()
-
-    def scores(self, users, outfits):
-        """c(o) for every user alike: outfits ``[M, 1]`` or ``[B, M, 1]`` -> ``[B, M]``."""
-        if outfits.dim() == 2:
-            return outfits[:, 0].unsqueeze(0).expand(len(users), -1)
-        return outfits[..., 0]
+    def compatibility(self, x, mask, garments):
+        return pair_relevancy(x.float(), mask)  # E3, [M]
 
     def calculate_loss(self, interaction):
-        """E2 over every ordered pair of slots of each positive and each of its sampled negatives."""
-        positives = interaction[GARMENTS]  # [B, L]
-        negatives = interaction[NEG_GARMENTS]  # [B, n, L']
-        width = max(positives.shape[1], negatives.shape[2])
-        positives = F.pad(positives, (0, width - positives.shape[1]))
-        negatives = F.pad(negatives, (0, width - negatives.shape[2]))
-        everything = torch.cat([positives.flatten(), negatives.flatten()])
-        distinct, inverse = torch.unique(everything[everything > 0], return_inverse=True)
-        features = torch.zeros(len(everything), self.embedding_size, device=positives.device)
-        features[everything > 0] = F.normalize(self.encode_garments(distinct), dim=-1)[inverse]
-        p = features[: positives.numel()].view(*positives.shape, -1)  # [B, L, d]
-        q = features[positives.numel():].view(*negatives.shape, -1)  # [B, n, L, d]
-        relevant = p @ p.transpose(1, 2)  # rel(k, l), [B, L, L]
-        irrelevant = torch.einsum("bkd,bnld->bnkl", p, q)  # rel(k, l'), [B, n, L, L]
-        categories = self.garment_category_of(positives)  # [B, L], -1 = padding
-        negative_categories = self.garment_category_of(negatives)  # [B, n, L]
-        slots = torch.arange(width, device=positives.device)
-        valid = (categories >= 0).unsqueeze(2) & (categories >= 0).unsqueeze(1) & (slots[:, None] != slots[None])
-        valid = valid.unsqueeze(1) & (negative_categories == categories.unsqueeze(1)).unsqueeze(2)  # [B, n, L, L]
-        losses = -F.logsigmoid((relevant.unsqueeze(1) - irrelevant) / self.tau)
-        return (losses * valid).sum() / valid.sum().clamp_min(1)
-
-    def garment_category_of(self, garments):
-        """Category of each slot (-1 for padding), garments of any shape."""
-        categories = self.garment_category[garments]
-        return torch.where(garments > 0, categories, torch.full_like(categories, -1))
-
-    def use_garments(self, dataset):
-        super().use_garments(dataset)
-        self.garment_category = dataset.garment_category.clone().long().to(self.user_embedding.weight.device)
+        """E2 over the batch's garment triplets (anchor k and relevant l of a positive, l' in slot l of one of
+        its negatives, of l's category: ``CompatibilityRecommender.training_triplets``)."""
+        anchor, close, far, _, _ = self.training_triplets(interaction)  # [N, d]
+        relevant = F.cosine_similarity(anchor, close, dim=-1)  # rel(k, l)
+        irrelevant = F.cosine_similarity(anchor, far, dim=-1)  # rel(k, l')
+        return -F.logsigmoid((relevant - irrelevant) / self.tau).sum() / max(len(anchor), 1)
 
 
 class GarmentBag(nn.Module):
