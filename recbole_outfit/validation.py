@@ -61,7 +61,8 @@ RANGES = {
 }
 # the settings of a stage run on its own: {key: what the message calls them}
 STAGE_SETTINGS = {"teacher_config": "the teacher stage's settings",
-                  "autoencoder_config": "the autoencoder stage's settings"}
+                  "autoencoder_config": "the autoencoder stage's settings",
+                  "relevancy_config": "OutfitNet's relevancy stage's settings"}
 
 
 SEARCH_ALGORITHMS = ("exhaustive", "random", "bayes")  # the hyper-parameter search's (RecBole's HyperTuning)

@@ -160,7 +160,7 @@ def test_the_stages_read_the_classes_from_the_yaml_files():
     assert {"seed", "raw_path", "backbone_weights", "image_store_place"} <= set(keys.SHARED_KEYS)
     assert set(keys.DATASET_KEYS) <= set(keys.SHARED_KEYS) and "synthetic_seed" in keys.DATASET_KEYS
     assert set(keys.RESULT_ONLY_KEYS) == {"test_hard", "cold_dataset", "cold_shots", "cold_repeats", "cold_delta",
-                                          "cold_tau"}
+                                          "cold_tau", "lpae_cold_start"}
     assert {"gpu_id", "eval_batch_size", "results_json", "seeds"} <= keys.RUN_ONLY_KEYS
     assert not {"epochs", "learning_rate", "seed", "backbone"} & keys.RUN_ONLY_KEYS
     assert {"checkpoint", "seed", "cold_shots"} <= set(keys.EVALUATION_KEYS)

@@ -323,7 +323,7 @@ class RelevancyStage(Stage):
         overrides = {key: config[key] for key in (*self.ENCODER_KEYS, "epochs")}
         overrides["train_neg_hard_ratio"] = 0.0
         overrides.update(config["relevancy_config"] or {})
-        fir_config = stage_config("OutfitNetFIR", config, overrides)
+        fir_config = stage_config("OutfitNetFIR", config, overrides, source="relevancy_config")
         for key in self.ENCODER_KEYS:
             if fir_config[key] != config[key]:
                 raise ConfigError(f"relevancy_config sets {key}={fir_config[key]!r}, but OutfitNet's copy of the "
@@ -333,10 +333,15 @@ class RelevancyStage(Stage):
 
     def build(self, config, train):
         fir_config = self.stage_config(config)
+        path = self.artifact_path(config, fir_config)
+        return self.reuse_or_build(path, lambda: self._train(fir_config, train, path))
+
+    def artifact_path(self, config, fir_config=None):
+        """Where the trained stage 1 of ``config`` is kept (whether or not it exists yet)."""
+        fir_config = fir_config or self.stage_config(config)
         ensure_atomic_dataset(fir_config)  # the fingerprint reads the converted dataset's manifest
         folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
-        path = os.path.join(folder, f"OutfitNetFIR-{fingerprint(fir_config)}.pth")
-        return self.reuse_or_build(path, lambda: self._train(fir_config, train, path))
+        return os.path.join(folder, f"OutfitNetFIR-{fingerprint(fir_config)}.pth")
 
     def _train(self, fir_config, train, path):
         self.log(f"training OutfitNet's item relevancy stage (OutfitNetFIR, {fir_config['backbone']}) on "
