@@ -11,7 +11,7 @@ import sys
 from recbole_outfit.errors import exits_2_on_user_error
 from recbole_outfit.startup import loading
 from recbole_outfit.validation import SEARCH_ALGORITHMS as ALGORITHMS
-from recbole_outfit.validation import check_command_line, check_search_flags, parse_overrides
+from recbole_outfit.validation import check_command_line, check_model_names, check_search_flags, parse_overrides
 
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -41,6 +41,7 @@ def main(argv=None):
     overrides = parse_overrides(rest)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     check_command_line(overrides, config_files)
+    check_model_names([args.model])
 
     loading("RecBole, torch and hyperopt")
     from recbole_outfit.experiments.hyper import hyper_search
