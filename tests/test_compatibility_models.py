@@ -16,7 +16,7 @@ from recbole_outfit.data.sampler import OutfitNegativeSampler
 from recbole_outfit.evaluator.cold_start import ColdStartEvaluator, ColdUsers
 from recbole_outfit.experiments.compare import compare
 from recbole_outfit.model.bilstm import NextGarmentLSTMs, compact
-from recbole_outfit.model.compatibility import garment_triplets
+from recbole_outfit.model.compatibility import embedding_norm, garment_triplets, margin_ranking
 from recbole_outfit.model.scenet import ConditionSpaces
 from recbole_outfit.model.type_aware import TypeSpaces
 from recbole_outfit.quick_start import run_recbole_outfit
@@ -73,26 +73,43 @@ def test_bilstm_score_by_hand():
     for lstm, g_bias in ((lstms.forward_lstm, 1.0), (lstms.backward_lstm, -1.0)):
         for name, value in lstm.named_parameters():
             value.data.zero_()
-        lstm.bias_ih_l0.data[4:6] = g_bias  # gates i, f, g, o: i = f = o = 1/2, g = tanh(+-1)
+        lstm.bias_ih_l0.data[4:6] = g_bias  # gates i, f, g, o: i = f = o = 1/2, g = tanh(+-1 + x_0 - x_1 / 2)
+        lstm.weight_ih_l0.data[4:6] = torch.tensor([1.0, -0.5])  # the inputs matter, in their order
     lstms.forward_out.weight.data = torch.eye(2)
     lstms.forward_out.bias.data.zero_()
     lstms.backward_out.weight.data = torch.diag(torch.tensor([1.0, 2.0]))
     lstms.backward_out.bias.data.zero_()
     candidates = torch.cat([TOY[0], torch.tensor([[-1.0, 0.5]])])  # top, bottom, shoe and one more
-    # LSTM with zero weights: c_1 = tanh(1)/2, h_1 = tanh(c_1)/2, c_2 = c_1/2 + tanh(1)/2, h_2 = tanh(c_2)/2
-    c1 = math.tanh(1) / 2
-    h = [math.tanh(c1) / 2, math.tanh(c1 / 2 + math.tanh(1) / 2) / 2]
+
+    def hidden(g_bias, inputs):  # h_t = tanh(c_t) / 2, c_t = c_(t-1) / 2 + tanh(g_bias + x_0 - x_1 / 2) / 2
+        c, h = 0.0, []
+        for x0, x1 in inputs:
+            c = c / 2 + math.tanh(g_bias + x0 - x1 / 2) / 2
+            h.append(math.tanh(c) / 2)
+        return h
 
     def cross_entropy(logits, target):
         return math.log(sum(math.exp(v) for v in logits)) - logits[target]
 
-    # forward: prediction (h, h) -> dot products h * (1, 1, 2, -.5); targets bottom, then shoe
-    forward = [cross_entropy([v * s for s in (1, 1, 2, -0.5)], t) for v, t in zip(h, (1, 2))]
-    # backward over shoe, bottom, top: prediction (-h, -2h) -> -h * (1, 2, 3, 0); targets bottom, then top
-    backward = [cross_entropy([-v * s for s in (1, 2, 3, 0)], t) for v, t in zip(h, (1, 0))]
+    # forward reads top, bottom: prediction (h, h) -> dot products h * (1, 1, 2, -.5); targets bottom, then shoe
+    forward = [cross_entropy([v * s for s in (1, 1, 2, -0.5)], t)
+               for v, t in zip(hidden(1.0, [(1, 0), (0, 1)]), (1, 2))]
+    # backward reads shoe, bottom: prediction (h, 2h) -> h * (1, 2, 3, 0); targets bottom, then top
+    backward = [cross_entropy([v * s for s in (1, 2, 3, 0)], t)
+                for v, t in zip(hidden(-1.0, [(1, 1), (0, 1)]), (1, 0))]
     expected = -(sum(forward) / 2 + sum(backward) / 2)
     score = lstms.outfit_scores(TOY, torch.tensor([[0, 1, 2]]), torch.tensor([3]), candidates)
     assert score.item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_margin_ranking_and_embedding_norm_by_hand():
+    close, far = torch.tensor([0.1, 0.5]), torch.tensor([0.5, 0.2])
+    # max(0, d_close - d_far + margin): 0 for the satisfied triplet, 0.5 - 0.2 + 0.3 for the violated one
+    assert margin_ranking(close, far, 0.3).item() == pytest.approx(0.6 / 2)
+    assert margin_ranking(close[:0], far[:0], 0.3).item() == 0.0
+    a, b, c = torch.tensor([[3.0, 4.0]]).repeat(4, 1), torch.zeros(4, 2), torch.ones(4, 2)
+    # ||E||_F / sqrt(N) of each role (5, 0, sqrt(2)), mean over the three roles
+    assert embedding_norm(a, b, c).item() == pytest.approx((5 + 0 + math.sqrt(2)) / 3)
 
 
 def test_bilstm_sequence_skips_padding_slots():
@@ -147,6 +164,18 @@ def test_a_training_step_moves_the_model(name, workspace, run_dir):
     optimizer.step()
     assert not torch.equal(dict(model.named_parameters())[head], before)
     assert model.item_encoder.parameters().__next__().grad is not None
+
+
+@pytest.mark.parametrize("name", ["TypeAware", "SCENet"])
+def test_a_batch_without_triplets_has_a_finite_loss(name, workspace, run_dir):
+    """One-garment positives have no garment pair: no triplet, and every term of the loss is 0, not NaN."""
+    model, dataset = _model(name, workspace, run_dir)
+    garments = dataset.outfit_garments[1:3].clone()  # [2, L]
+    garments[:, 1:] = 0
+    batch = Interaction({model.USER_ID: torch.tensor([1, 2]), GARMENTS: garments,
+                         NEG_GARMENTS: dataset.outfit_garments[3:5].clone().unsqueeze(1)})
+    triplet, embedding, mask = model.calculate_loss(batch)
+    assert triplet.item() == 0.0 and embedding.item() == 0.0 and torch.isfinite(mask)
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -96,5 +96,5 @@ class TypeAware(CompatibilityRecommender):
         conditions = self.type_spaces.condition[anchor_category, close_category]  # [N]
         loss = margin_ranking(self.type_spaces.distance(anchor, close, conditions),
                               self.type_spaces.distance(anchor, far, conditions), self.margin)
-        mask_norm = F.relu(self.type_spaces.masks(conditions)).sum(-1).mean()  # L1 per triplet
+        mask_norm = F.relu(self.type_spaces.masks(conditions)).sum() / max(len(conditions), 1)  # L1 per triplet
         return loss, self.embed_weight * embedding_norm(anchor, far, close), self.mask_weight * mask_norm
