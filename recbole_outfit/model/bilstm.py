@@ -7,8 +7,9 @@ the FND-CL paper, Table 2 and 3); public code xthan/polyvore (``polyvore_model_b
 
 What it follows:
 
-* the outfit as a sequence in slot order: top, bottom, shoes, then the second top where there is one (padding
-  slots skipped); the item encoder's features ``f(x_t)`` are the LSTM inputs;
+* the outfit as a sequence in the dataset's slot order, top to bottom as the paper's: the top (Polyvore-519's
+  second top next to the first, where there is one), bottom, shoes (padding slots skipped); the item encoder's
+  features ``f(x_t)`` are the LSTM inputs;
 * a forward LSTM reads ``x_1..x_{t}`` and predicts ``x_{t+1}``, a backward LSTM reads the reversed sequence and
   predicts ``x_{t-1}`` (two one-directional LSTMs of ``embedding_size`` units, dropout ``bilstm_dropout`` on
   their inputs and outputs, the reference's keep probability 0.7), each output mapped by a linear layer into
@@ -19,11 +20,13 @@ What it follows:
   garment of the dataset the model scores (``run_compatibility_inference`` takes the loss against the whole
   test set); a cold-start dataset's own garments when the model is pointed at it.
 
-Departures: Polyvore-U's tuples carry no text, so the visual-semantic embedding loss is left out; the
-candidates in training are every distinct garment of the batch, the sampled negatives' too
-(``bilstm_negative_candidates``; False = the positives' only, as the reference), and one garment that two
-outfits of the batch share is one candidate (the reference counts each occurrence); at test time every garment
-of the dataset (train and test) is a candidate, not the test split's only. The FND-CL paper "for a more fair
+Departures: Polyvore-U's tuples carry no text, so the visual-semantic embedding loss is left out; an outfit of
+N garments gives N - 1 predictions per direction, as in the PyTorch port (xthan's reference adds an N-th, a
+zero-vector END target after the last garment, in training and in the score); the candidates in training are
+every distinct garment of the batch, the sampled negatives' too (``bilstm_negative_candidates``; False = the
+positives' garments only, nearer the reference, whose candidates are each direction's targets), and one garment
+that two outfits of the batch share is one candidate (the reference counts each occurrence); at test time every
+garment of the dataset (train and test) is a candidate, not the test split's only. The FND-CL paper "for a more fair
 comparison" applies temperature scaling to its cross-entropy baselines: the logits are ``cos(p, f(x)) / tau``
 (``bilstm_cosine: True``, ``tau`` the shared temperature key); ``bilstm_cosine: False`` with ``tau: 1`` is the
 reference's plain dot product. The plugin's optimiser, batch and image size for every baseline (the

@@ -23,7 +23,8 @@ from recbole_outfit.model.outfit_recommender import OutfitRecommender
 def garment_triplets(pos_garments, pos_categories, neg_garments, neg_categories):
     """The garment triplets of a batch, the reference implementations' training unit: an anchor garment i of a
     positive outfit, a close garment j != i of the same outfit, and the far garment in slot j of one of its
-    sampled negatives, which must be of j's category (the references draw the far garment from j's type).
+    sampled negatives, which must be of j's category (the references draw the far garment from j's type). Both
+    orders of a pair, (i, j) and (j, i), are triplets (the references take each unordered pair once).
 
     Args:
         pos_garments: ``[B, L]`` garment ids of the positives (0 = padding); pos_categories ``[B, L]``.

@@ -21,7 +21,10 @@ What it follows:
 
 Departures: the branch's weights of a pair are the mean of its softmax over both orders of the pair
 (``[g_i, g_j]`` and ``[g_j, g_i]``), so that a pair's distance, and an outfit's score, do not depend on the
-order of its garments (the reference feeds the anchor first); the image-image similarity term (``sim_i``,
+order of its garments (the reference feeds the anchor first); scores take the training path (ReLU masks, each
+condition's embedding L2-normalised over its features), where the port's test path reads the raw masks and
+normalises across the conditions; each garment pair gives triplets in both orders (the port takes each
+unordered pair once, the later garment replaced by the far one); the image-image similarity term (``sim_i``,
 weight 5e-5 in the port) is left out, as for Type-Aware; the plugin's optimiser, batch and image size for
 every baseline (the reference: Adam, 5e-5, ResNet-18).
 """

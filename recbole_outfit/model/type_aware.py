@@ -22,9 +22,10 @@ What it follows:
 Departures: Polyvore-U's tuples carry no text, so the visual-semantic loss (``vse_loss``) and the text-text
 similarity (``sim_t_loss``) are left out, and with them the image-image similarity term on the general
 embedding (``sim_i_loss``, weight 5e-5 in the reference) of the same ``L_sim`` group; the masks pass through
-ReLU at test time too (the reference's test path reads the raw mask weights); the plugin's optimiser, batch
-and image size for every baseline (the reference: Adam, 5e-5, ResNet-18 at 112 px); all category pairs have a
-space (the reference's ``typespaces.p`` lists the pairs seen in training).
+ReLU at test time too (the reference's test path reads the raw mask weights); each garment pair gives triplets
+in both orders (the reference takes each unordered pair once, the later garment replaced by the far one); the
+plugin's optimiser, batch and image size for every baseline (the reference: Adam, 5e-5, ResNet-18 at 112 px);
+all category pairs have a space (the reference's ``typespaces.p`` lists the pairs seen in training).
 """
 
 import torch
