@@ -246,6 +246,7 @@ print("STATUS", status, "HEAVY", ",".join(heavy) or "none")
     ("run_recbole_outfit.py", ["--model=NPair,FNDC"], 2),
     ("run_hyper_outfit.py", ["--help"], 0),
     ("run_hyper_outfit.py", ["--algo=random", "--max_evals=0"], 2),
+    ("run_hyper_outfit.py", ["--model=FND", "--params_file=nosuch.hyper"], 2),
     ("-m recbole_outfit.recommend", ["--help"], 0),
     ("-m recbole_outfit.serve", ["--help"], 0),
     ("-m recbole_outfit.plots", ["--help"], 0),

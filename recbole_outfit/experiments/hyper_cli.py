@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from recbole_outfit.errors import exits_2_on_user_error
+from recbole_outfit.experiments.search_space import read_params_file, resolve_params_file
 from recbole_outfit.startup import loading
 from recbole_outfit.validation import SEARCH_ALGORITHMS as ALGORITHMS
 from recbole_outfit.validation import check_command_line, check_model_names, check_search_flags, parse_overrides
@@ -42,6 +43,7 @@ def main(argv=None):
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     check_command_line(overrides, config_files)
     check_model_names([args.model])
+    read_params_file(resolve_params_file(args.params_file, args.model))  # its mistakes, by line, at once
 
     loading("RecBole, torch and hyperopt")
     from recbole_outfit.experiments.hyper import hyper_search
