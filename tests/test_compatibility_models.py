@@ -228,3 +228,29 @@ def test_comparison_of_the_three_with_cold_start(workspace, run_dir):
         assert one == five
         row = rf"\| {name} \(non-personalized model, own scores\) *\| +{one[0]:.2f} \| +{five[0]:.2f} \|"
         assert re.search(row, markdown), markdown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["TypeAware", "SCENet", "BiLSTM"])
+def test_a_catalogue_of_five_categories_trains_a_step(model_name, tmp_path):
+    """The imported format's own categories (five here, outfits of 2 to 5 garments) size the models' tables:
+    TypeAware's masks per pair of the dataset's categories, not Polyvore-U's three."""
+    from outfit_csv_fixture import FIVE, write_catalogue
+    from recbole_outfit.config import Config
+    from recbole_outfit.data.import_outfits import main as import_outfits
+    from recbole_outfit.utils import create_dataset, data_preparation, get_model
+
+    write_catalogue(tmp_path / "src", users=4, per_user=12, per_category=12)
+    assert import_outfits(["--src", str(tmp_path / "src"), "--dataset", "mine", "--out", str(tmp_path / "data"),
+                           "--image_size", "64"]) == 0  # AlexNet-small's smallest input
+    config = Config(model_name, "mine", config_dict={"data_path": str(tmp_path / "data"), "state": "WARNING",
+                                                     "checkpoint_dir": str(tmp_path / "saved"), "show_progress": False},
+                    command_line=False)
+    dataset = create_dataset(config)
+    assert dataset.categories == FIVE
+    train, _, _ = data_preparation(config, dataset)
+    model = get_model(model_name)(config, train._dataset)
+    loss = model.calculate_loss(next(iter(train)))
+    loss = sum(loss) if isinstance(loss, tuple) else loss
+    loss.backward()
+    assert torch.isfinite(loss)

@@ -32,7 +32,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from recbole_outfit.data.polyvore import CATEGORIES
 from recbole_outfit.model.compatibility import CompatibilityRecommender, embedding_norm, margin_ranking
 
 
@@ -87,7 +86,7 @@ class TypeAware(CompatibilityRecommender):
         self.mask_weight = config["typeaware_mask_loss"]
 
         # define layers and loss
-        self.type_spaces = TypeSpaces(self.embedding_size, len(CATEGORIES), config["typeaware_l2_embed"])
+        self.type_spaces = TypeSpaces(self.embedding_size, len(dataset.categories), config["typeaware_l2_embed"])
 
     def compatibility(self, x, mask, garments):
         return self.type_spaces(x, mask, self.garment_category[garments])  # [M]
