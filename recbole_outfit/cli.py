@@ -11,6 +11,7 @@ imported after that.
 """
 
 import argparse
+import logging
 import sys
 
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
@@ -97,6 +98,9 @@ def main(argv=None):
                         command_line=overrides)
         if not config["checkpoint"]:  # a trained run (not a checkpoint's evaluation): a comparison may reuse it
             keep_finished_run(config, result)
+        files = [f"{what} {result[key]}" for what, key in (("results", "results_json"), ("checkpoint", "checkpoint"))
+                 if result.get(key)]
+        logging.getLogger().info("Run finished: " + ", ".join(files))  # the last line: where its files are
     return 0
 
 

@@ -134,7 +134,8 @@ def init_run_logger(config):
 
 def _named_by_run_id(root, handler, config):
     """RecBole names the log file by its own timestamp and a hash of the config; the run's files share one id
-    (``recbole_outfit.run_id``), so the file handler is replaced by one writing ``log/<model>/<model>-<dataset>-<id>.log``
+    (``recbole_outfit.run_id``), so the file handler is replaced by one writing
+    ``log/<model>/<model>-<dataset>-<id>.log``
     (same level, format and filters; RecBole's file, still empty, is removed). Other handlers pass through."""
     if not isinstance(handler, logging.FileHandler):
         return handler

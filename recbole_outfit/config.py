@@ -21,6 +21,7 @@ from recbole.config.configurator import Config as RecBoleConfig
 
 from recbole_outfit.checkpoint import plain, refuse_recbole_loader, restore
 from recbole_outfit.compat import distributed_backend, install_numpy_aliases
+from recbole_outfit.config_text import config_text
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.metrics import register_metrics
 from recbole_outfit.settings import YamlLoader, known_datasets, properties_dir, read_yaml_file
@@ -55,6 +56,11 @@ class Config(RecBoleConfig):
         self.config_file_list = list(config_file_list or [])
         super().__init__(model, dataset, config_file_list, config_dict)
         self._derive_outfit_settings()
+
+    def __str__(self):
+        """RecBole's listing with the device shown once as it is and the keys this run does not read left out."""
+        model_class = getattr(self, "model_class", None)
+        return config_text(self, outfit_model=bool(model_class) and is_outfit_model(model_class))
 
     def __getstate__(self):
         state = {name: plain(getattr(self, name)) for name in _STATE_DICTS if hasattr(self, name)}

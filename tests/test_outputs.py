@@ -118,3 +118,32 @@ def test_recboles_load_data_and_model_says_why_not_and_what_to_call(checkpoint):
     config, model, *_ = load_data_and_model(checkpoint)  # the plugin's function loads the same file
     assert config["model"] == "NPair" and type(model).__name__ == "NPair"
     assert torch.load(checkpoint, weights_only=True)["config"]["model"] == "NPair"  # other readers are unaffected
+
+
+@pytest.mark.slow
+def test_a_runs_log_is_clean(workspace, run_dir):
+    """The device once and as it is, no RecBole key the run does not read, the counts without RecBole's padding id,
+    the loss as the mean per batch the history holds, no 'remaining 0 epochs' line, and the files as the last line."""
+    import json
+
+    from recbole_outfit import cli
+
+    settings = tiny_config(workspace, run_dir, state="INFO", gpu_id="", epochs=2, plot=True)
+    with bare_root_logger():
+        assert cli.main(["--model=NPair", "--dataset=synthetic630"]
+                        + [f"--{key}={value}" for key, value in settings.items()]) == 0
+    (log,) = (run_dir / "log" / "NPair").iterdir()
+    text = log.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert [line.strip() for line in lines if line.startswith("device")] == ["device = cpu"]
+    for absent in ("gpu_id =", "use_gpu =", "'split'", "MAX_ITEM_LIST_LENGTH", "remaining 0 epochs"):
+        assert absent not in text, absent
+    manifest = json.load(open(os.path.join(settings["data_path"], "synthetic630", "synthetic630.manifest.json")))
+    assert f"The number of users: {manifest['counts']['users']}" in text
+    assert f"The number of outfits: {manifest['counts']['outfits']}" in text
+    (history_file,) = (run_dir / "saved").glob("NPair-synthetic630-*-history.json")
+    history = json.load(open(history_file))
+    for epoch, mean in zip(history["epochs"], history["loss"]["loss"]):
+        assert f"epoch {epoch} training" in text and f"train loss, mean per batch: loss {mean:.4f}]" in text
+    assert "the remaining 1 epochs" in text  # the estimate is there while epochs remain
+    assert lines[-1].split("INFO", 1)[1].strip().startswith("Run finished: results ")

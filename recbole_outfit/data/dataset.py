@@ -368,6 +368,13 @@ class OutfitDataset(Dataset):
         return store
 
     def __str__(self):
-        info = super().__str__()
+        """RecBole's summary, with the users and outfits counted as the converter and the tables count them:
+        RecBole's ``user_num`` / ``item_num`` include the padding id 0."""
+        info = super().__str__().splitlines()
+        counts = {"The number of users": self.user_num - 1, "The number of items": self.item_num - 1}
+        for i, line in enumerate(info):
+            for label, count in counts.items():
+                if line.startswith(label + ":") or (label in line and line.rstrip().endswith(f": {count + 1}")):
+                    info[i] = f"{label.replace('items', 'outfits')}: {count}"
         garments = len(self.garment_feat) if getattr(self, "garment_feat", None) is not None else 0
-        return info + f"\nThe number of garments: {garments}"
+        return "\n".join(info) + f"\nThe number of garments: {garments}"

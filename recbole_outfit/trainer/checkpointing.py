@@ -106,7 +106,7 @@ class CheckpointMixin:
         started, first_epoch = time.time(), self.start_epoch
 
         def after_validation(epoch, valid_score):
-            if epoch == first_epoch:  # how long this run (or stage) will take, from its first epoch
+            if epoch == first_epoch and self.epochs - epoch - 1 > 0:  # how long the rest of this run (or stage) takes
                 seconds = time.time() - started
                 left = (self.epochs - epoch - 1) * seconds
                 self.logger.info(f"{self.config['model']}: epoch {epoch} took {seconds:.0f} s (validation included); "

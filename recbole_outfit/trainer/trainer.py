@@ -17,10 +17,12 @@
 """
 
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
 from recbole.trainer import Trainer
+from recbole.utils import set_color
 from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
@@ -53,11 +55,38 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
         prefetch = getattr(self.model, "prefetch_batch", None)
         if prefetch is not None and self.model.reads_images_ahead():  # the next batch's images, meanwhile
             train_data = Lookahead(train_data, lambda batch: prefetch(batch.to(self.device)))
-        total = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        with warnings.catch_warnings():  # RecBole 1.2.1 builds torch.cuda.amp.GradScaler, deprecated in torch 2.4
+            warnings.filterwarnings("ignore", message=r".*torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
+                                    category=FutureWarning)
+            total = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         parts = list(total) if isinstance(total, tuple) else [total]
         batches = max(len(train_data), 1)
         self._epoch_losses[epoch_idx] = [float(p) / batches for p in parts]
         return total
+
+    def _loss_part_names(self, count):
+        names = list(getattr(self.model, "loss_part_names", ()) or ())
+        if len(names) != count:
+            names = ["loss"] if count == 1 else [f"loss part {i + 1}" for i in range(count)]
+        return names
+
+    def _generate_train_loss_output(self, epoch_idx, s_time, e_time, losses):
+        """RecBole's epoch line with the loss as the mean per batch (RecBole logs the sum over batches), each part
+        by name: the figures the history and the training curve show."""
+        means = self._epoch_losses.get(epoch_idx)
+        if means is None:
+            return super()._generate_train_loss_output(epoch_idx, s_time, e_time, losses)
+        places = self.config["loss_decimal_place"] or 4
+        parts = ", ".join(f"{name} {value:.{places}f}" for name, value in zip(self._loss_part_names(len(means)), means))
+        return (set_color(f"epoch {epoch_idx} training", "green") + " [" + set_color("time", "blue")
+                + f": {e_time - s_time:.2f}s, " + set_color("train loss, mean per batch", "blue") + f": {parts}]")
+
+    def _add_train_loss_to_tensorboard(self, epoch_idx, losses, tag="Loss/Train"):
+        """TensorBoard gets the same mean per batch as the log and the curve."""
+        means = self._epoch_losses.get(epoch_idx)
+        if means is None:
+            return super()._add_train_loss_to_tensorboard(epoch_idx, losses, tag)
+        return super()._add_train_loss_to_tensorboard(epoch_idx, tuple(means) if len(means) > 1 else means[0], tag)
 
     def _valid_epoch(self, valid_data, show_progress=False):
         score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
@@ -71,9 +100,7 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
         when it has them; a single loss is ``loss``)."""
         epochs = sorted(self._epoch_losses)
         count = max((len(v) for v in self._epoch_losses.values()), default=0)
-        names = list(getattr(self.model, "loss_part_names", ()) or ())
-        if len(names) != count:
-            names = ["loss"] if count == 1 else [f"loss part {i + 1}" for i in range(count)]
+        names = self._loss_part_names(count)
         losses = {name: [self._epoch_losses[e][i] if i < len(self._epoch_losses[e]) else None for e in epochs]
                   for i, name in enumerate(names)}
         metrics = sorted({m for v in self._epoch_valid.values() for m in v})
