@@ -146,4 +146,9 @@ def test_a_runs_log_is_clean(workspace, run_dir):
     for epoch, mean in zip(history["epochs"], history["loss"]["loss"]):
         assert f"epoch {epoch} training" in text and f"train loss, mean per batch: loss {mean:.4f}]" in text
     assert "the remaining 1 epochs" in text  # the estimate is there while epochs remain
+    from recbole_outfit.plots.__main__ import history_from_log
+
+    from_log = history_from_log(str(log))  # `plots curve --log` reads this line as the history holds it
+    assert from_log["loss_unit"] == "mean per batch"
+    assert from_log["loss"]["loss"] == pytest.approx(history["loss"]["loss"], abs=1e-4)
     assert lines[-1].split("INFO", 1)[1].strip().startswith("Run finished: results ")

@@ -68,12 +68,17 @@ def history_from_log(path):
     """The per-epoch history of a RecBole log: train loss (parts) and validation results per epoch."""
     if not os.path.isfile(path):
         raise ConfigError(f"log {path!r} does not exist", where="--log", fix="give a file under log/")
-    losses, valid, pending = {}, {}, None
+    losses, valid, pending, named, means = {}, {}, None, None, False
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         lines = [_COLOUR.sub("", line) for line in f]
     for number, line in enumerate(lines):
         match = _TRAIN.search(line)
-        if match:
+        if match and "mean per batch: " in match.group(2):  # this version's line: each part's name and mean
+            parts = [part.rsplit(" ", 1) for part in match.group(2).split("mean per batch: ", 1)[1].split(", ")]
+            named, means = [name for name, _ in parts], True
+            losses[int(match.group(1))] = [float(v) for _, v in parts]
+            continue
+        if match:  # RecBole's line: the sum over batches, parts numbered
             parts = re.findall(r"train[ _]loss(\d*): (-?[0-9.]+(?:e-?\d+)?)", match.group(2))
             losses[int(match.group(1))] = [float(v) for _, v in parts]
             continue
@@ -90,7 +95,8 @@ def history_from_log(path):
                               fix="give the log of a run that trained at least one epoch")
     epochs = sorted(losses)
     count = max(len(v) for v in losses.values())
-    names = ["loss"] if count == 1 else [f"loss part {i + 1}" for i in range(count)]
+    names = named if named and len(named) == count else (
+        ["loss"] if count == 1 else [f"loss part {i + 1}" for i in range(count)])
     metrics = sorted({m for v in valid.values() for m in v})
     head = "".join(lines[:400])
     model = re.search(r"^model = (\S+)", head, re.M)
@@ -101,7 +107,7 @@ def history_from_log(path):
     name = os.path.basename(path).split("-")  # RecBole names logs <model>-<dataset>-<time>.log
     return {"model": model.group(1) if model else (name[0] if len(name) > 2 else None),
             "dataset": dataset.group(1) if dataset else (name[1] if len(name) > 2 else None),
-            "epochs": epochs, "loss_unit": "sum over batches, RecBole's log",
+            "epochs": epochs, "loss_unit": "mean per batch" if means else "sum over batches, RecBole's log",
             "loss": {n: [losses[e][i] if i < len(losses[e]) else None for e in epochs] for i, n in enumerate(names)},
             "valid": {m: [valid.get(e, {}).get(m) for e in epochs] for m in metrics},
             "valid_metric": key, "best_epoch": max(scored)[1] if scored else None}
