@@ -104,15 +104,23 @@ def decode_image(data, size):
     import io
 
     with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (size, size))
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-        else:
-            image = image.convert("RGB")
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.BILINEAR)
-        return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+        return fit_image(image, size)
+
+
+def fit_image(image, size):
+    """A PIL image -> uint8 array [3, size, size] as the store holds it: JPEG draft mode when shrinking (a file
+    not yet loaded), transparency composited on white, RGB, bilinear resize to ``size`` x ``size`` (no crop).
+    Photos given to a trained model go through this same function, so a garment's stored pixels written to a
+    PNG give back the same array."""
+    image.draft("RGB", (size, size))
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    else:
+        image = image.convert("RGB")
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.BILINEAR)
+    return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
 
 
 def _decode_chunk(task):

@@ -71,6 +71,20 @@ class OutfitSearch:
         self.batch_size = batch_size
         self._single = None  # [G, d'] T of each garment alone, for affinities
 
+    def extended(self, extra):
+        """A search over these garments plus ``extra`` features ``[E, d]`` (ids ``len(features)`` onwards, e.g.
+        photos): for fixed slots only, since the per-garment affinity cache it shares covers the base rows."""
+        if self._single is None:
+            self._init_single()
+        search = OutfitSearch(self.encoder, torch.cat([self.features, extra.to(self.features.device)]),
+                              self.batch_size)
+        search._single, search._single_known = self._single, self._single_known
+        return search
+
+    def _init_single(self):
+        self._single = torch.zeros(len(self.features), self.features.shape[1], device=self.features.device)
+        self._single_known = torch.zeros(len(self.features), dtype=torch.bool, device=self.features.device)
+
     @torch.no_grad()
     def outfit_vectors(self, garments):
         """``[M, L]`` garment ids (0 = empty) -> ``[M, d']`` outfit representations, in batches."""
@@ -90,8 +104,7 @@ class OutfitSearch:
     def affinity(self, user_vector, garments):
         """``cos(u, T({f(x)}))`` of each garment ``[g]`` scored alone (cached T per garment) -> ``[g]``."""
         if self._single is None:
-            self._single = torch.zeros(len(self.features), self.features.shape[1], device=self.features.device)
-            self._single_known = torch.zeros(len(self.features), dtype=torch.bool, device=self.features.device)
+            self._init_single()
         missing = garments[~self._single_known[garments]].unique()
         if len(missing):
             self._single[missing] = self.outfit_vectors(missing.unsqueeze(1))

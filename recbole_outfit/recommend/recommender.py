@@ -7,15 +7,25 @@
     rec.compose("12", k=5, fixed={"top": "101"})
     rec.compose("12", k=5, template=["top", "bottom", "shoe", "bag"])  # any of the dataset's categories
     rec.cold_user(["o17", "o230"], k=10)      # a new user from a few outfits they like (Eq. 20-24)
+    rec.score("12", [("top.jpg", "skirt.png", "3307")])  # photos beside catalogue garments
+    rec.compose("12", k=5, fixed={"top": PIL.Image.open("top.jpg")})
     rec.embeddings()                          # numpy vectors for a vector index
+    rec.rank_all(k=10)                        # every user's top-k, batched over users
 
 Ids are the dataset's tokens (as in the atomic files): user tokens, outfit tokens, garment tokens. Every
 score is Eq. 9, ``cos(u_i, T(f(x_1..x_n)))``. Garment features are computed once per load by the model's own
 evaluation cache (``OutfitRecommender.encode_garments``) and outfit vectors once on first use.
+
+A garment can also be a photo: a PIL image, a uint8 ``[H, W, 3]`` array, bytes, an ``os.PathLike``, or a
+``str`` that is not a garment id of the dataset and names an existing file. Photos are preprocessed as the
+image store was built and encoded once per load (``recommend.photos``); in results they appear as
+``photo:<hash>`` tokens, which later calls accept as garment ids while the photo stays registered.
 """
 
+import os
 from collections import Counter
 
+import numpy as np
 import torch
 
 from recbole_outfit.data.dataset import GARMENT_ID
@@ -24,6 +34,7 @@ from recbole_outfit.evaluator.cold_start import STRATEGIES, cold_start_scores
 from recbole_outfit.model.outfit_recommender import OutfitRecommender
 from recbole_outfit.quick_start import load_data_and_model
 from recbole_outfit.recommend.compose import OutfitSearch, Slot
+from recbole_outfit.recommend.photos import PHOTO_PREFIX, PhotoRef, PhotoRegistry, is_photo
 
 
 class UnknownIdError(ConfigError):
@@ -55,10 +66,13 @@ class Recommender:
         exhaustive_limit: :meth:`compose` scores every combination up to this many (exact top-k).
         batch_size: outfits per call of the Set Transformer.
         layouts: how many of a user's most frequent outfit layouts :meth:`compose` fills by default.
+        photo_capacity: photos kept encoded (:class:`~recbole_outfit.recommend.photos.PhotoRegistry`).
+        max_photo_pixels: photos with more pixels (width x height) are refused before they are decoded.
     """
 
     def __init__(self, config, model, dataset, train_data, test_data=None, shortlist=40, beam=64,
-                 exhaustive_limit=20_000, batch_size=1024, layouts=2):
+                 exhaustive_limit=20_000, batch_size=1024, layouts=2, photo_capacity=1024,
+                 max_photo_pixels=40_000_000):
         if not isinstance(model, OutfitRecommender):
             raise ConfigError(f"{config['model']} is not an outfit model (it scores outfits by id, it cannot score "
                               f"or compose new outfits)", where="checkpoint",
@@ -94,6 +108,8 @@ class Recommender:
         self._outfit_index = None
         self._search = None
         self._layout_counts = self._count_layouts()
+        self.photos = PhotoRegistry(model, len(self.garment_tokens), capacity=photo_capacity)
+        self.max_photo_pixels = max_photo_pixels
 
     # ------------------------------------------------------------------ ids
 
@@ -111,10 +127,27 @@ class Recommender:
         return iid
 
     def garment_id(self, garment):
+        """Internal id of a garment token (or of a registered ``photo:`` token)."""
         gid = self.dataset.field2token_id[GARMENT_ID].get(str(garment))
         if not gid:
-            raise UnknownIdError("garment", str(garment))
+            gid = self.photos.id_of(str(garment))
+        if not gid:
+            raise UnknownIdError("garment", str(garment),
+                                 fix="use a garment id of the dataset the model was trained on, or an image file")
         return gid
+
+    def is_photo(self, garment):
+        """True when ``garment`` is given as a photo (see the module docstring), not as a garment id."""
+        if is_photo(garment):
+            return True
+        if isinstance(garment, str) and not self.dataset.field2token_id[GARMENT_ID].get(garment) \
+                and garment not in self.photos:
+            return os.path.isfile(garment)
+        return False
+
+    def add_photos(self, photos, where="photo"):
+        """Register photos (encoded once per set of pixels); returns their ``photo:`` tokens."""
+        return [self.photos.token(g) for g in self.photos.add(list(photos), self.max_photo_pixels, where=where)]
 
     def users(self):
         """Every user token, in id order."""
@@ -134,20 +167,39 @@ class Recommender:
         return self._describe(row[row > 0], None, outfit=str(outfit))
 
     def garment_image(self, garment):
-        """The stored image of a garment token: uint8 ``[S, S, 3]``."""
+        """The stored image of a garment token (or of a registered photo): uint8 ``[S, S, 3]``. Read straight
+        from the store's memory map, not through the model's batch reader, so it is safe beside model work in
+        another thread (the page serves images while a request computes)."""
+        if str(garment).startswith(PHOTO_PREFIX):
+            try:
+                return self.photos.image(str(garment))
+            except KeyError:
+                raise UnknownIdError("garment", str(garment), fix="photos are kept while the model stays loaded "
+                                     "and at most photo_capacity of them: send the photo again") from None
         gid = self.garment_id(garment)
-        row = self.dataset.garment_image_row[gid].view(1)
-        return self.model.images.gather(row, "cpu")[0].permute(1, 2, 0).numpy()
+        row = int(self.dataset.garment_image_row[gid])
+        return np.array(self.model.images.array[row]).transpose(1, 2, 0)
 
     def _garment_ids(self, outfit):
-        """A garment tuple (tokens) -> internal ids ``[n]``; checked: known and distinct."""
-        if isinstance(outfit, (str, int)):
-            raise ConfigError(f"an outfit must be a tuple of garment ids, got {outfit!r}", where="outfits",
-                              fix="give garment tuples such as ('101', '2040', '3307')")
-        ids = [self.garment_id(g) for g in outfit]
-        if not ids or len(set(ids)) != len(ids):
-            raise ConfigError(f"outfit {tuple(outfit)} must hold one or more distinct garments", where="outfits")
-        return torch.tensor(ids)
+        """A garment tuple (tokens or photos) -> internal ids ``[n]``; checked: known and distinct."""
+        return self._garment_id_lists([outfit])[0]
+
+    def _garment_id_lists(self, outfits):
+        """Garment tuples -> internal id tensors, the photos among them registered in one batch."""
+        for outfit in outfits:
+            if isinstance(outfit, (str, int)) or is_photo(outfit):
+                raise ConfigError(f"an outfit must be a tuple of garment ids or photos, got {outfit!r}",
+                                  where="outfits", fix="give garment tuples such as ('101', '2040', 'top.jpg')")
+        photo = [[self.is_photo(g) for g in outfit] for outfit in outfits]
+        sources = [g for outfit, flags in zip(outfits, photo) for g, p in zip(outfit, flags) if p]
+        photo_ids = iter(self.photos.add(sources, self.max_photo_pixels) if sources else ())
+        lists = []
+        for outfit, flags in zip(outfits, photo):
+            ids = [next(photo_ids) if p else self.garment_id(g) for g, p in zip(outfit, flags)]
+            if not ids or len(set(ids)) != len(ids):
+                raise ConfigError(f"outfit {_show(outfit)} must hold one or more distinct garments", where="outfits")
+            lists.append(torch.tensor(ids))
+        return lists
 
     def _pad(self, outfits):
         """A list of garment-id tensors -> ``[M, L]`` (0 = padding; L = the longest)."""
@@ -165,9 +217,26 @@ class Recommender:
 
     @torch.no_grad()
     def _encode(self, garments):
-        """``[M, L]`` garment ids -> ``[M, d']`` outfit vectors (garment features from the model's cache)."""
-        parts = [self.model.encode_outfits(part.to(self.device)) for part in garments.split(self.batch_size)]
+        """``[M, L]`` garment ids -> ``[M, d']`` outfit vectors (garment features from the model's cache; photo
+        features from the photo registry)."""
+        if not bool((garments >= self.photos.n_catalogue).any()):
+            parts = [self.model.encode_outfits(part.to(self.device)) for part in garments.split(self.batch_size)]
+        else:
+            parts = [self._encode_with_photos(part.to(self.device)) for part in garments.split(self.batch_size)]
         return torch.cat(parts) if parts else torch.zeros((0, self.model.user_embedding.weight.shape[1]))
+
+    def _encode_with_photos(self, garments):
+        """``OutfitRecommender.encode_outfits`` (evaluation, feature cache) with photo ids among the garments."""
+        mask = garments > 0  # [M, L]
+        distinct, inverse = torch.unique(garments[mask], return_inverse=True)
+        photo = distinct >= self.photos.n_catalogue
+        catalogue = self.model.encode_garments(distinct[~photo])  # [c, d]
+        features = catalogue.new_empty((len(distinct), catalogue.shape[1]))
+        features[~photo] = catalogue
+        features[photo] = self.photos.feature_rows(distinct[photo])
+        x = features.new_zeros(garments.shape + features.shape[-1:])  # [M, L, d]
+        x[mask] = features[inverse]
+        return self.model.outfit_encoder(x, mask)  # [M, d']
 
     def outfit_vectors(self):
         """``[O, d']`` T of every outfit of the catalogue (row 0, RecBole's padding item, is zero); cached."""
@@ -178,11 +247,22 @@ class Recommender:
 
     @torch.no_grad()
     def score(self, user, outfits):
-        """Scores (Eq. 9) of ``user`` for ``outfits``: garment-id tuples of any length -> numpy ``[M]``."""
+        """Scores (Eq. 9) of ``user`` for ``outfits``: tuples of garment ids or photos, any length -> numpy
+        ``[M]``."""
         uid = self.user_id(user)
-        garments = self._pad([self._garment_ids(o) for o in outfits])
+        garments = self._pad(self._garment_id_lists(outfits))
         users = torch.tensor([uid], device=self.device)
         return self.model.scores(users, self._encode(garments)).squeeze(0).cpu().numpy()
+
+    @torch.no_grad()
+    def score_outfits(self, user, outfits):
+        """:meth:`score` with each outfit described (garments, categories, its catalogue token when it is one),
+        in the order given."""
+        uid = self.user_id(user)
+        garments = self._pad(self._garment_id_lists(outfits))
+        scores = self.model.scores(torch.tensor([uid], device=self.device), self._encode(garments)).squeeze(0).cpu()
+        return [self._describe(row[row > 0], float(s), outfit=self._existing_outfit(row))
+                for row, s in zip(garments, scores)]
 
     @torch.no_grad()
     def rank(self, user, candidates=None, k=10):
@@ -207,11 +287,33 @@ class Recommender:
             scores = self.model.scores(users, self.outfit_vectors()[ids.to(self.device)]).squeeze(0).cpu()
             tokens = [str(c) for c in candidates]
         else:
-            garments = self._pad([self._garment_ids(c) for c in candidates])
-            scores = torch.from_numpy(self.score(user, candidates))
+            garments = self._pad(self._garment_id_lists(candidates))
+            scores = self.model.scores(users, self._encode(garments)).squeeze(0).cpu()
             tokens = [self._existing_outfit(row) for row in garments]
         top = scores.topk(min(k, len(scores))).indices.tolist()
         return [self._describe(garments[i][garments[i] > 0], float(scores[i]), outfit=tokens[i]) for i in top]
+
+    @torch.no_grad()
+    def rank_all(self, users=None, k=10, batch_users=256):
+        """:meth:`rank` (the catalogue, training positives left out) for many users at once: one score matrix
+        per batch of ``batch_users``. Yields ``{"user", "outfits", "scores"}`` per user, in ``users`` order
+        (default: every user)."""
+        _check_sizes(k=k, batch_users=batch_users)
+        users = self.users() if users is None else [str(u) for u in users]
+        vectors = self.outfit_vectors()[1:]  # [O - 1, d'] (row 0 is RecBole's padding item)
+        for start in range(0, len(users), batch_users):
+            part = users[start: start + batch_users]
+            ids = torch.tensor([self.user_id(u) for u in part], device=self.device)
+            scores = self.model.scores(ids, vectors).cpu()  # [b, O - 1]
+            for row, uid in enumerate(ids.tolist()):
+                known = torch.tensor(self._known.get(uid, []), dtype=torch.long)
+                scores[row, known - 1] = float("-inf")
+            available = len(vectors) - min(len(self._known.get(u, [])) for u in ids.tolist())
+            top = scores.topk(min(k, available), dim=1)
+            for row, user in enumerate(part):
+                keep = top.values[row] > float("-inf")
+                yield {"user": user, "outfits": [self.outfit_tokens[i + 1] for i in top.indices[row][keep].tolist()],
+                       "scores": top.values[row][keep].tolist()}
 
     # ------------------------------------------------------------------ composing outfits
 
@@ -273,7 +375,10 @@ class Recommender:
             name = self.categories[category]
             given = fixed.get(name, [])
             position = sum(1 for slot in slots if slot.category == category)
-            if position < len(given):
+            if position < len(given) and isinstance(given[position], PhotoRef):  # a photo is taken as this category
+                slot = Slot(category, torch.tensor([int(given[position])], device=self.device), optional=False,
+                            fixed=True)
+            elif position < len(given):
                 gid = self.garment_id(given[position])
                 if int(self.garment_category[gid]) != category:
                     raise ConfigError(f"garment {given[position]!r} is a "
@@ -290,8 +395,9 @@ class Recommender:
 
     def _fixed(self, fixed):
         """``fixed`` with each value a list, checked: known categories, no more garments of a category than an
-        outfit of this dataset holds."""
-        fixed = {name: [v] if isinstance(v, (str, int)) else list(v) for name, v in dict(fixed or {}).items()}
+        outfit of this dataset holds; photos registered (each becomes a :class:`PhotoRef`)."""
+        fixed = {name: [v] if isinstance(v, (str, int)) or is_photo(v) else list(v)
+                 for name, v in dict(fixed or {}).items()}
         unknown = sorted(set(fixed) - set(self.categories))
         if unknown:
             raise ConfigError(f"unknown category {unknown[0]!r} in fixed", where="fixed",
@@ -302,6 +408,11 @@ class Recommender:
             if len(given) > most:
                 raise ConfigError(f"{len(given)} {name} garments fixed, outfits of this dataset have at most {most}",
                                   where="fixed")
+        sources = [g for given in fixed.values() for g in given if not isinstance(g, PhotoRef) and self.is_photo(g)]
+        if sources:
+            ids = iter(self.photos.add(sources, self.max_photo_pixels, where="fixed photo"))
+            fixed = {name: [PhotoRef(next(ids)) if not isinstance(g, PhotoRef) and self.is_photo(g) else g
+                            for g in given] for name, given in fixed.items()}
         return fixed
 
     def _compose_layouts(self, user, fixed, template):
@@ -337,6 +448,8 @@ class Recommender:
         fixed = self._fixed(fixed)
         layouts = self._compose_layouts(user, fixed, template)
         search = self._searcher()
+        if any(isinstance(g, PhotoRef) for given in fixed.values() for g in given):
+            search = search.extended(self.photos.features)  # photo ids index after the catalogue's rows
         exclude = {frozenset(row[row > 0].tolist()) for row in self.outfit_garments[self._known.get(uid, [])]}
         vector = self.model.user_embedding.weight[uid].detach()
         found, infos = [], []
@@ -347,10 +460,13 @@ class Recommender:
                     result = search.brute_force(vector, slots, k, exclude)
                 else:
                     result = search.search(vector, slots, k, exclude, shortlist, beam, exhaustive_limit)
-            found += [(float(s), g) for g, s in zip(result.garments, result.scores)]
+            names = [self.categories[slot.category] for slot in slots]
+            found += [(float(s), g, names) for g, s in zip(result.garments, result.scores)]
             infos.append(result.info)
         found.sort(key=lambda pair: -pair[0])  # stable: a tie keeps the more frequent layout first
-        rows = [self._describe(g[g > 0].cpu(), s, outfit=self._existing_outfit(g)) for s, g in found[:k]]
+        rows = [self._describe(g[g > 0].cpu(), s, outfit=self._existing_outfit(g),
+                               categories=[n for n, gid in zip(names, g.tolist()) if gid > 0])
+                for s, g, names in found[:k]]
         if rows:
             methods = list(dict.fromkeys(info["method"] for info in infos))
             rows[0]["info"] = {"method": "+".join(methods), "scored": sum(info["scored"] for info in infos),
@@ -362,40 +478,68 @@ class Recommender:
 
     @torch.no_grad()
     def cold_scores(self, liked_outfits, candidates, strategy="wavg"):
-        """Scores of a new user who likes ``liked_outfits`` (outfit tokens) for ``candidates`` (outfit tokens),
-        through the warm users: ``recbole_outfit.evaluator.cold_start.cold_start_scores`` (Eq. 20-24) with
-        the saved ``cold_delta`` and ``cold_tau``. Returns numpy ``[J]``."""
-        if strategy not in STRATEGIES:
-            raise ConfigError(f"unknown strategy {strategy!r}", where="strategy", fix=f"use one of {STRATEGIES}")
-        liked = torch.tensor([self.outfit_id(o) for o in liked_outfits], dtype=torch.long)
-        if not len(liked):
+        """Scores of a new user who likes ``liked_outfits`` for ``candidates`` (each an outfit token or a tuple of
+        garment ids or photos), through the warm users: ``recbole_outfit.evaluator.cold_start.cold_start_scores``
+        (Eq. 20-24) with the saved ``cold_delta`` and ``cold_tau``. Returns numpy ``[J]``."""
+        strategy = self._strategy(strategy)
+        if not len(liked_outfits):
             raise ConfigError("no liked outfits given", where="liked", fix="give one or more outfit ids")
-        ids = torch.tensor([self.outfit_id(o) for o in candidates], dtype=torch.long)
-        return self._cold(liked, ids, strategy).numpy()
+        liked, _ = self._outfit_vectors_of(liked_outfits)
+        vectors, _ = self._outfit_vectors_of(candidates)
+        return self._cold(liked, vectors, strategy).numpy()
 
-    def _cold(self, liked, ids, strategy):
-        vectors = self.outfit_vectors()
+    def _outfit_vectors_of(self, outfits):
+        """Outfit tokens or garment tuples -> ``([M, d'] vectors, [M] garment-id tensors)``."""
+        outfits = list(outfits)
+        tokens = [isinstance(o, (str, int)) for o in outfits]
+        tuples = [o for o, t in zip(outfits, tokens) if not t]
+        garments = iter(self._garment_id_lists(tuples) if tuples else ())
+        rows = [self.outfit_garments[self.outfit_id(o)] if t else next(garments) for o, t in zip(outfits, tokens)]
+        rows = [row[row > 0] for row in rows]
+        ids = torch.tensor([self.outfit_id(o) if t else 0 for o, t in zip(outfits, tokens)], dtype=torch.long)
+        vectors = self.outfit_vectors()[ids.to(self.device)]
+        if tuples:
+            new = torch.tensor([not t for t in tokens])
+            vectors[new.to(self.device)] = self._encode(self._pad([r for r, t in zip(rows, tokens) if not t]))
+        return vectors, rows
+
+    def _cold(self, liked, vectors, strategy):
+        """Eq. 20-24 for liked outfit vectors ``[K, d']`` and candidate vectors ``[J, d']`` -> ``[J]``."""
         warm = torch.arange(1, self.model.n_users, device=self.device)  # id 0 is RecBole's padding user
-        known = self.model.scores(warm, vectors[liked.to(self.device)]).cpu()  # [U, K]
+        known = self.model.scores(warm, liked).cpu()  # [U, K]
         delta, tau = self.config["cold_delta"] or 0.0, self.config["cold_tau"] or 0.2
         parts = []
-        for part in ids.split(self.batch_size * 4):  # Eq. 22 and 24 are per candidate: exact in chunks
-            candidate = self.model.scores(warm, vectors[part.to(self.device)]).cpu()  # [U, j]
+        for part in vectors.split(self.batch_size * 4):  # Eq. 22 and 24 are per candidate: exact in chunks
+            candidate = self.model.scores(warm, part).cpu()  # [U, j]
             parts.append(cold_start_scores(known, candidate, strategy, delta, tau))
         return torch.cat(parts) if parts else torch.zeros(0)
 
     @torch.no_grad()
     def cold_user(self, liked_outfits, k=10, strategy="wavg", candidates=None):
-        """Top-``k`` outfits for a new user from a few outfits they like (tokens); candidates: outfit tokens,
-        or None for every outfit but the liked ones."""
+        """Top-``k`` outfits for a new user from a few outfits they like (outfit tokens, or tuples of garment
+        ids or photos); candidates: the same kinds, or None for every catalogue outfit but the liked ones."""
         _check_sizes(k=k)
-        liked = [str(o) for o in liked_outfits]
+        strategy = self._strategy(strategy)
+        liked = [str(o) if isinstance(o, (str, int)) else o for o in liked_outfits]
         if candidates is None:
-            skip = {self.outfit_id(o) for o in liked}
+            skip = {self.outfit_id(o) for o in liked if isinstance(o, str)}
             candidates = [t for i, t in enumerate(self.outfit_tokens) if i and i not in skip]
-        scores = torch.from_numpy(self.cold_scores(liked, candidates, strategy))
+        candidates = list(candidates)
+        if not len(liked):
+            raise ConfigError("no liked outfits given", where="liked", fix="give one or more outfit ids")
+        liked_vectors, _ = self._outfit_vectors_of(liked)
+        vectors, rows = self._outfit_vectors_of(candidates)
+        scores = self._cold(liked_vectors, vectors, strategy)
         top = scores.topk(min(k, len(scores))).indices.tolist()
-        return [{**self.outfit(candidates[i]), "score": float(scores[i])} for i in top]
+        return [self._describe(rows[i], float(scores[i]),
+                               outfit=str(candidates[i]) if isinstance(candidates[i], (str, int))
+                               else self._existing_outfit(rows[i])) for i in top]
+
+    @staticmethod
+    def _strategy(strategy):
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {strategy!r}", where="strategy", fix=f"use one of {STRATEGIES}")
+        return strategy
 
     # ------------------------------------------------------------------ export
 
@@ -422,13 +566,23 @@ class Recommender:
         found = self._outfit_index.get(frozenset(g for g in ids if g))
         return self.outfit_tokens[found] if found else None
 
-    def _describe(self, garment_ids, score, outfit=None):
+    def _describe(self, garment_ids, score, outfit=None, categories=None):
+        """``{"outfit", "garments", "categories"[, "score"]}``; a photo's category is the slot it was fixed in
+        (``categories``), else ``"photo"``."""
         ids = garment_ids.tolist()
-        row = {"outfit": outfit, "garments": [self.garment_tokens[g] for g in ids],
-               "categories": [self.categories[int(self.garment_category[g])] for g in ids]}
+        photo = [self.photos.is_photo_id(g) for g in ids]
+        row = {"outfit": outfit, "garments": [self.photos.token(g) if p else self.garment_tokens[g]
+                                              for g, p in zip(ids, photo)],
+               "categories": categories or ["photo" if p else self.categories[int(self.garment_category[g])]
+                                            for g, p in zip(ids, photo)]}
         if score is not None:
             row["score"] = score
         return row
+
+
+def _show(outfit):
+    """An outfit for a message: tokens as given, photos as their kind."""
+    return "(" + ", ".join(repr(g) if isinstance(g, (str, int)) else type(g).__name__ for g in outfit) + ")"
 
 
 def _check_sizes(**sizes):
