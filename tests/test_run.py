@@ -165,6 +165,9 @@ def test_results_json_names_of_runs_ending_in_the_same_second_differ():
     overwrite each other (the name carries a random part, as the checkpoint's does)."""
     from recbole_outfit.pipeline.run import results_name
 
-    names = [results_name({"model": "NPair", "dataset": "synthetic630"}) for _ in range(20)]
+    class RunConfig(dict):  # a Config keeps its run id as an attribute (recbole_outfit.run_id)
+        pass
+
+    names = [results_name(RunConfig(model="NPair", dataset="synthetic630")) for _ in range(20)]
     assert len(set(names)) == 20
     assert all(n.startswith("NPair-synthetic630-") and n.endswith(".json") for n in names)
