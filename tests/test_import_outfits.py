@@ -204,9 +204,15 @@ def problem_unknown_outfit(src):
     return f"interactions.csv, line {line_of(src / 'interactions.csv', 'no-such-look')}", "'no-such-look' is not listed"
 
 
+def problem_not_utf8(src):
+    with open(src / "outfits.csv", "ab") as f:
+        f.write(b"r\xe9sum\xe9,to-000 bo-000\r\n")  # Latin-1
+    return f"outfits.csv, line {len(open(src / 'outfits.csv', 'rb').read().splitlines())}", "not UTF-8"
+
+
 PROBLEMS = [problem_missing_column, problem_unknown_garment, problem_duplicate_garment_id,
             problem_duplicate_outfit_id, problem_missing_image, problem_one_garment_outfit,
-            problem_too_few_positives, problem_unknown_split, problem_unknown_outfit]
+            problem_too_few_positives, problem_unknown_split, problem_unknown_outfit, problem_not_utf8]
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.__name__[len("problem_"):])

@@ -40,7 +40,7 @@ import numpy as np
 from recbole_outfit.atomic import atomic_write, remove_stale_temp
 from recbole_outfit.data import convert, polyvore
 from recbole_outfit.data.image_store import JpegFolderSource
-from recbole_outfit.errors import DataFormatError, exits_2_on_user_error, location
+from recbole_outfit.errors import ConfigError, DataFormatError, exits_2_on_user_error, location
 
 IMPORTER_VERSION = 1
 GARMENTS_FILE, OUTFITS_FILE, INTERACTIONS_FILE = "garments.csv", "outfits.csv", "interactions.csv"
@@ -405,6 +405,10 @@ def hard_negatives(rng, table, users, positives, owned):
                 pick = positives[others[rng.integers(len(others))]]
                 if frozenset(table.members[pick]) not in owned[user]:
                     break
+            else:
+                raise DataFormatError("no hard negative can be drawn for a test outfit: the other users' test "
+                                      "outfits are all outfits of this user too", where=INTERACTIONS_FILE,
+                                      fix="give test outfits to more users")
             result[row, k] = pick
     return result
 
@@ -471,6 +475,9 @@ def import_outfits(src, dataset, out="dataset_atomic", image_size=convert.DEFAUL
     """Import the catalogue in ``src`` into ``<out>/<dataset>/``; return that folder's path."""
     logger = getLogger()
     convert.check_image_size(image_size)
+    if not dataset or os.sep in dataset or (os.altsep and os.altsep in dataset) or dataset.startswith("."):
+        raise ConfigError(f"dataset name {dataset!r} cannot name a folder and its files", where="--dataset",
+                          fix="use a plain name such as my_shop (no path separators, not starting with a dot)")
     final_dir = os.path.join(out, dataset)
     catalogue = Catalogue(src, skip_missing)
     options = {"dataset": dataset, "image_size": int(image_size), "skip_missing": bool(skip_missing),
@@ -517,7 +524,8 @@ def main(argv=None):
     parser.add_argument("--src", required=True, help="folder holding garments.csv, outfits.csv, interactions.csv")
     parser.add_argument("--dataset", required=True, help="name of the dataset (its folder and file names)")
     parser.add_argument("--out", default="dataset_atomic", help="output root (default: dataset_atomic)")
-    parser.add_argument("--image_size", type=int, default=convert.DEFAULT_IMAGE_SIZE, help="stored image side in pixels")
+    parser.add_argument("--image_size", type=int, default=convert.DEFAULT_IMAGE_SIZE,
+                        help="stored image side in pixels")
     parser.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
     parser.add_argument("--skip_missing", action="store_true",
                         help="drop outfits whose images are missing or undecodable (and users left with too few)")
