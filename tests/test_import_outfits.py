@@ -299,6 +299,14 @@ def test_a_five_category_catalogue_trains_fndcl_and_composes_for_a_user(tmp_path
     assert rows[0]["info"]["layouts"] and [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     known = {frozenset(rec.outfit(o)["garments"]) for o in rec.known_outfits(user)}
     assert not known & {frozenset(r["garments"]) for r in rows}
+    # the page shows the user's composed outfits of this dataset's categories
+    from fastapi.testclient import TestClient
+    from recbole_outfit.serve.app import create_app
+
+    page = TestClient(create_app(rec, k=3)).get(f"/users/{user}")
+    assert page.status_code == 200
+    for row in rec.compose(user, k=3):
+        assert all(g in page.text for g in row["garments"]) and set(row["categories"]) <= set(FIVE)
     # a template of the caller's: a bag with every outfit
     assert recommend(["--checkpoint", checkpoint, "--user", user, "--compose", "--k", "3", "--template",
                       "top,bottom,shoe,bag", "--json", str(out)]) == 0
