@@ -35,12 +35,13 @@ Temperature scaling (E2, E6): the FND-CL paper applies it to every BPR / cross-e
 fair comparison"; ``tau`` (OutfitNet.yaml, OutfitNetFIR.yaml) defaults to the paper's 0.1; ``tau: 1`` is plain
 BPR, OutfitNet's own objective.
 
-Departures (reconstructed, since the paper's text and code could not be consulted here): the form of the
-attention (E5: the user as the query of a dot-product attention; attention-based MIL in Ilse et al. scores
+Reconstructed (the abstract gives no equations and no code is public), so departures may hide in: the form of
+the attention (E5: the user as the query of a dot-product attention; attention-based MIL in Ilse et al. scores
 each instance by ``w^T tanh(V h_k)``, which we make personal by the user query, as OutfitNet attends per
 user), the fusion layer (E4: one linear layer over the concatenation), cosine scores, FIR's pair loss (E2: a
-triplet of garments in BPR form); both stages use our item encoder (XS by default, ``--backbone``) instead of
-the paper's CNN, and images only (no text).
+triplet of garments in BPR form). Stage 1 learns from the same dataset's training outfits (every user's),
+against random mixtures only (the stage sets ``train_neg_hard_ratio: 0``). Both stages use our item
+encoder (XS by default, ``--backbone``) instead of the paper's CNN, and images only (no text).
 """
 
 import math
