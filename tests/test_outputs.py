@@ -152,3 +152,24 @@ def test_a_runs_log_is_clean(workspace, run_dir):
     assert from_log["loss_unit"] == "mean per batch"
     assert from_log["loss"]["loss"] == pytest.approx(history["loss"]["loss"], abs=1e-4)
     assert lines[-1].split("INFO", 1)[1].strip().startswith("Run finished: results ")
+
+
+@pytest.mark.slow
+def test_every_stage_logs_the_mean_loss_and_no_gradscaler_warning(workspace, run_dir):
+    """FNDCL with the replace view trains three stages (teacher, the garment autoencoder, the student): each
+    epoch line is a mean per batch, and RecBole's deprecated torch.cuda.amp.GradScaler warns nowhere."""
+    import warnings
+
+    from recbole_outfit import cli
+
+    settings = tiny_config(workspace, run_dir, state="INFO", gpu_id="", cl_augmentations=["erase", "replace"])
+    argv = ["--model=FNDCL", "--dataset=synthetic630", "--teacher_config={'epochs': 1}",
+            "--autoencoder_config={'epochs': 1}"] + [f"--{key}={value}" for key, value in settings.items()]
+    with bare_root_logger(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main(argv) == 0
+    assert not [w for w in caught if "GradScaler" in str(w.message)]
+    (log,) = (run_dir / "log" / "FNDCL").iterdir()
+    epochs = [line for line in log.read_text(encoding="utf-8").splitlines() if " training [time: " in line]
+    assert len(epochs) == 3 and all("train loss, mean per batch: " in line for line in epochs), epochs
+    assert "recommendation (Eq. 13-14) " in epochs[-1] and "contrastive (Eq. 17-18) " in epochs[-1]

@@ -60,8 +60,13 @@ from recbole_outfit.model.attribute_classifier import AttributeClassifier
 from recbole_outfit.pipeline.keys import fingerprint, settings_fingerprint, stage_config
 from recbole_outfit.report import write_json_atomic
 from recbole_outfit.trainer.attribute_pretraining import pretrain_features
+from recbole_outfit.trainer.mean_loss import MeanLossMixin
 from recbole_outfit.utils import create_dataset, get_model, is_outfit_model
 from recbole_outfit.verified import is_intact, sign
+
+
+class GarmentAutoencoderTrainer(MeanLossMixin, Trainer):
+    """RecBole's Trainer for the neighbours stage's autoencoder, logging its loss as the mean per batch."""
 
 
 class Stage(ABC):
@@ -294,7 +299,8 @@ class NeighbourStage(Stage):
         init_seed(ae_config["seed"], ae_config["reproducibility"])
         model = GarmentAutoencoder(ae_config, dataset).to(ae_config["device"])
         loader = GarmentDataLoader(ae_config, train_part, garments)
-        Trainer(ae_config, model).fit(loader, None, saved=False, show_progress=ae_config["show_progress"])
+        trainer = GarmentAutoencoderTrainer(ae_config, model)
+        trainer.fit(loader, None, saved=False, show_progress=ae_config["show_progress"])
         codes = model.encode(garments.to(ae_config["device"])).cpu()
         table = neighbour_table(codes, garments, dataset.garment_category, len(dataset.garment_category),
                                 ae_config["replace_neighbours"])

@@ -17,12 +17,10 @@
 """
 
 import os
-import warnings
 
 import torch
 import torch.distributed as dist
 from recbole.trainer import Trainer
-from recbole.utils import set_color
 from torch.nn.parallel import DistributedDataParallel
 
 from recbole_outfit.compat import as_single_process
@@ -32,10 +30,11 @@ from recbole_outfit.report import write_json_atomic
 from recbole_outfit.run_id import run_file_name
 from recbole_outfit.trainer.checkpointing import CheckpointMixin
 from recbole_outfit.trainer.lookahead import Lookahead
+from recbole_outfit.trainer.mean_loss import MeanLossMixin
 from recbole_outfit.trainer.mixed_precision import MixedPrecisionMixin
 
 
-class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
+class OutfitTrainerMixin(MeanLossMixin, MixedPrecisionMixin, CheckpointMixin):
     def __init__(self, config, model):
         distributed_cpu = not config["single_spec"] and config["device"].type == "cpu"
         with as_single_process(config, when=distributed_cpu):  # RecBole's DDP wrapper is CUDA-only
@@ -55,38 +54,7 @@ class OutfitTrainerMixin(MixedPrecisionMixin, CheckpointMixin):
         prefetch = getattr(self.model, "prefetch_batch", None)
         if prefetch is not None and self.model.reads_images_ahead():  # the next batch's images, meanwhile
             train_data = Lookahead(train_data, lambda batch: prefetch(batch.to(self.device)))
-        with warnings.catch_warnings():  # RecBole 1.2.1 builds torch.cuda.amp.GradScaler, deprecated in torch 2.4
-            warnings.filterwarnings("ignore", message=r".*torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
-                                    category=FutureWarning)
-            total = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
-        parts = list(total) if isinstance(total, tuple) else [total]
-        batches = max(len(train_data), 1)
-        self._epoch_losses[epoch_idx] = [float(p) / batches for p in parts]
-        return total
-
-    def _loss_part_names(self, count):
-        names = list(getattr(self.model, "loss_part_names", ()) or ())
-        if len(names) != count:
-            names = ["loss"] if count == 1 else [f"loss part {i + 1}" for i in range(count)]
-        return names
-
-    def _generate_train_loss_output(self, epoch_idx, s_time, e_time, losses):
-        """RecBole's epoch line with the loss as the mean per batch (RecBole logs the sum over batches), each part
-        by name: the figures the history and the training curve show."""
-        means = self._epoch_losses.get(epoch_idx)
-        if means is None:
-            return super()._generate_train_loss_output(epoch_idx, s_time, e_time, losses)
-        places = self.config["loss_decimal_place"] or 4
-        parts = ", ".join(f"{name} {value:.{places}f}" for name, value in zip(self._loss_part_names(len(means)), means))
-        return (set_color(f"epoch {epoch_idx} training", "green") + " [" + set_color("time", "blue")
-                + f": {e_time - s_time:.2f}s, " + set_color("train loss, mean per batch", "blue") + f": {parts}]")
-
-    def _add_train_loss_to_tensorboard(self, epoch_idx, losses, tag="Loss/Train"):
-        """TensorBoard gets the same mean per batch as the log and the curve."""
-        means = self._epoch_losses.get(epoch_idx)
-        if means is None:
-            return super()._add_train_loss_to_tensorboard(epoch_idx, losses, tag)
-        return super()._add_train_loss_to_tensorboard(epoch_idx, tuple(means) if len(means) > 1 else means[0], tag)
+        return super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
 
     def _valid_epoch(self, valid_data, show_progress=False):
         score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
