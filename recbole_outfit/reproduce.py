@@ -17,8 +17,8 @@ import sys
 from logging import getLogger
 
 from recbole_outfit.errors import ConfigError, exits_2_on_user_error
-from recbole_outfit.experiments.paper import run_experiment, status, write_claims_page
 from recbole_outfit.experiments.paper_spec import load_spec, spec_names
+from recbole_outfit.startup import loading
 
 PAGES = "results/paper"
 PARTIAL_PAGES = "saved/reproduce"
@@ -38,6 +38,8 @@ def build_parser():
 
 
 def list_specs():
+    from recbole_outfit.experiments.paper import status  # torch and RecBole: after the arguments are checked
+
     lines = []
     for name in spec_names():
         spec = load_spec(name)
@@ -62,11 +64,14 @@ def main(argv=None):
     if not (args.list or args.name or args.claims):
         raise ConfigError("name an experiment", where="the command line",
                           fix="python -m recbole_outfit.reproduce --list shows them; e.g. ... reproduce fig6")
+    spec = load_spec(args.name) if args.name else None  # a malformed spec answers before the heavy imports
+    loading()
+    from recbole_outfit.experiments.paper import run_experiment, write_claims_page
+
     if args.list:
         list_specs()
         return 0
-    if args.name:
-        spec = load_spec(args.name)
+    if spec is not None:
         own = args.seeds is None and args.seed == 2020
         seeds = list(range(args.seed, args.seed + (args.seeds or spec.get("seeds", 1))))
         out = args.out or (PAGES if own else PARTIAL_PAGES)

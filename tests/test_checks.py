@@ -250,6 +250,9 @@ print("STATUS", status, "HEAVY", ",".join(heavy) or "none")
     ("-m recbole_outfit.recommend", ["--help"], 0),
     ("-m recbole_outfit.serve", ["--help"], 0),
     ("-m recbole_outfit.plots", ["--help"], 0),
+    ("-m recbole_outfit.reproduce", ["--help"], 0),
+    ("-m recbole_outfit.reproduce", ["nosuch"], 2),
+    ("-m recbole_outfit.reproduce", ["fig6", "--seeds=0"], 2),
 ])
 def test_help_and_argument_errors_answer_before_torch_and_recbole_load(script, args, status):
     if script.startswith("-m "):

@@ -26,7 +26,7 @@ BELOW_PIPELINE = ("recbole_outfit.model", "recbole_outfit.data", "recbole_outfit
 # command-line modules: they check their arguments with light modules first and import the run's modules inside
 # main afterwards, so that --help and a mistake answer before torch and RecBole load (docs/configuration.md)
 COMMANDS = ("recbole_outfit.cli", "recbole_outfit.experiments.hyper_cli", "recbole_outfit.recommend.__main__",
-            "recbole_outfit.serve.__main__", "recbole_outfit.plots.__main__")
+            "recbole_outfit.serve.__main__", "recbole_outfit.plots.__main__", "recbole_outfit.reproduce")
 
 
 def _modules(root=ROOT):
