@@ -27,7 +27,7 @@ RecBole 1.2.1 on these packages):
   :func:`distributed_backend` (used by our Config).
 
 Ledger: RecBole 1.2.1 internals (private methods, and ``compatibility_settings``) overridden in the plugin's
-subclasses, and why. A RecBole upgrade must re-read each of these.
+subclasses, and why. A RecBole upgrade must re-read each of these::
 
 | where | overrides | why |
 |---|---|---|
@@ -52,7 +52,10 @@ subclasses, and why. A RecBole upgrade must re-read each of these.
 | ``model.autoencoder.GarmentDataLoader`` | ``_init_batch_size_and_step`` | batches of garments (``autoencoder_batch_size``), not interactions |
 | ``trainer.checkpointing.CheckpointMixin`` | ``_save_checkpoint`` | the best checkpoint published atomically, with resume state |
 | ``trainer.mixed_precision.MixedPrecisionMixin`` | ``_train_epoch`` | the loss under the device's autocast dtype (bfloat16 / float16 + scaler) |
-| ``trainer.trainer.OutfitTrainerMixin`` | ``_train_epoch`` | the next batch's images read ahead; loss parts kept per epoch |
+| ``trainer.mean_loss.MeanLossMixin`` | ``_train_epoch`` | each loss part's mean per batch kept; RecBole's GradScaler warning silenced |
+| | ``_generate_train_loss_output`` | the epoch line's loss as the mean per batch, each part by name |
+| | ``_add_train_loss_to_tensorboard`` | TensorBoard's loss as the same mean per batch |
+| ``trainer.trainer.OutfitTrainerMixin`` | ``_train_epoch`` | the next batch's images read ahead |
 | | ``_valid_epoch`` | validation metrics kept per epoch (the run's history) |
 | | ``_build_optimizer`` | SGD with ``momentum`` (RecBole's SGD has none) |
 

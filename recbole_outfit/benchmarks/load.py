@@ -1,5 +1,7 @@
 """A bounded load test of the page: N concurrent clients for T seconds against a running server, then a table.
 
+Usage::
+
     python -m recbole_outfit.serve --checkpoint PATH --port 8765 &
     python -m recbole_outfit.benchmarks.load --url http://127.0.0.1:8765 --clients 50 --seconds 20 \\
         [--kinds user,image,api] [--json results/load.json]

@@ -65,7 +65,7 @@ def exact_top(outfit_vectors, user_vectors, k=10):
 
 
 def recall_at_k(index, outfit_vectors, user_vectors, k=10):
-    """Mean over users of |index top-k ∩ exact top-k| / k."""
+    """Mean over users of ``|index top-k ∩ exact top-k| / k``."""
     found, _ = query_index(index, user_vectors, k)
     exact = exact_top(outfit_vectors, user_vectors, k)
     return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / k for a, b in zip(found, exact)]))
