@@ -1,6 +1,6 @@
 """The page in a real headless browser (Debian's chromium and chromium-driver through selenium), as a person
-uses it: open a user, see the recommended outfits' images load, click outfits in the new-user view and see
-recommendations appear.
+uses it: open a user, see the recommended outfits' images load, upload photos of an outfit and see its score,
+search the new-user picker, click outfits in it and see recommendations appear.
 
 Chromium is required: ``.ci/run`` installs it with apt-get when missing. Without it this test fails with a
 message saying so, unless ``RECBOLE_OUTFIT_SKIP_BROWSER=1`` asks to skip it.
@@ -111,6 +111,31 @@ def test_a_person_opens_a_user_and_then_tries_the_new_user_view(server, browser,
         assert count > 0 and not broken, (section, broken)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#recommended .outfit")) == 3
     browser.save_screenshot(str(tmp_path / "user.png"))
+
+    # upload photos of one of the user's outfits (the stored pixels as PNG files): its score appears
+    from PIL import Image
+
+    given = rec.outfit(rec.known_outfits(rec.users()[0])[0])
+    files = []
+    for i, garment in enumerate(given["garments"]):
+        Image.fromarray(rec.garment_image(garment)).save(tmp_path / f"photo{i}.png")
+        files.append(str(tmp_path / f"photo{i}.png"))
+    browser.find_element(By.ID, "photos").send_keys("\n".join(files))
+    browser.find_element(By.ID, "score").click()
+    WebDriverWait(browser, WAIT).until(ec.presence_of_element_located((By.ID, "scored")))
+    count, broken = loaded_images(browser, "#scored img")
+    assert count == len(files) and not broken
+    score = browser.find_element(By.CSS_SELECTOR, "#scored .score").text
+    assert score == f"{float(rec.score(rec.users()[0], [tuple(given['garments'])])[0]):.3f}"
+
+    # the picker: search the catalogue for one outfit by id
+    browser.find_element(By.LINK_TEXT, "New user").click()
+    WebDriverWait(browser, WAIT).until(ec.presence_of_element_located((By.ID, "choices")))
+    wanted = rec.outfit_tokens[-1]
+    browser.find_element(By.ID, "picker-q").send_keys(wanted)
+    browser.find_element(By.ID, "search").click()
+    WebDriverWait(browser, WAIT).until(lambda d: "match" in d.find_element(By.ID, "found").text)
+    assert [c.get_attribute("data-outfit") for c in browser.find_elements(By.CSS_SELECTOR, "label.choice")] == [wanted]
 
     browser.find_element(By.LINK_TEXT, "New user").click()
     WebDriverWait(browser, WAIT).until(ec.presence_of_element_located((By.ID, "choices")))
