@@ -44,7 +44,7 @@ SCORE_NOTE = ("Score: cos(user embedding, outfit representation) (Eq. 9), from -
 log = logging.getLogger("recbole_outfit.serve")
 
 
-def create_app(rec, k=10, choices=CHOICES, seed=0, limits=None, image_threads=2):
+def create_app(rec, k=10, choices=CHOICES, limits=None, image_threads=2):
     """The FastAPI app for a loaded :class:`Recommender` ``rec``; ``k``: default list length; ``choices``:
     outfits per page of the new-user picker; ``limits``: :class:`~recbole_outfit.serve.uploads.UploadLimits`."""
     from fastapi import FastAPI, File, Query, Request, UploadFile
@@ -53,7 +53,6 @@ def create_app(rec, k=10, choices=CHOICES, seed=0, limits=None, image_threads=2)
     from fastapi.templating import Jinja2Templates
     from starlette.exceptions import HTTPException
 
-    del seed  # the picker is the whole catalogue now (kept for callers of the old signature)
     limits = limits or UploadLimits()
     templates = Jinja2Templates(directory=TEMPLATES)
     workers = Workers(image_threads=image_threads)
