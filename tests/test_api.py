@@ -52,7 +52,7 @@ def test_openapi_schema_lists_every_endpoint(client):
     schema = client.get("/openapi.json").json()
     assert set(schema["paths"]) == {"/api/users", "/api/users/{user_id}/ranked", "/api/users/{user_id}/composed",
                                     "/api/users/{user_id}/score", "/api/users/{user_id}/score/upload",
-                                    "/api/users/{user_id}/composed/upload", "/api/new"}
+                                    "/api/users/{user_id}/composed/upload", "/api/new", "/api/new/upload"}
     assert "multipart/form-data" in schema["paths"]["/api/users/{user_id}/score/upload"]["post"]["requestBody"][
         "content"]
     docs = client.get("/docs")
@@ -116,6 +116,25 @@ def test_an_uploaded_photo_of_a_catalogue_garment_scores_as_that_garment(client,
                            data={"fixed": f"{given['categories'][0]}=upload:0", "k": "2"}).json()["outfits"]
     expected = rec.compose(user, k=2, fixed={given["categories"][0]: garments[0]})
     assert [o["garments"][1:] for o in composed] == [o["garments"][1:] for o in expected]
+
+
+def test_a_new_user_who_likes_a_photographed_outfit(client, rec, outfit):
+    user, given = outfit
+    other = rec.known_outfits(user)[1]
+    files = [("photos", (f"{i}.png", png_bytes(rec.garment_image(g)), "image/png"))
+             for i, g in enumerate(given["garments"])]
+    expected = rec.cold_user([other, given["outfit"]], k=3)
+    body = client.post("/api/new/upload", files=files, data={"liked": [other], "k": "3"})
+    assert body.status_code == 200, body.text
+    assert [o["outfit"] for o in body.json()["outfits"]] == [o["outfit"] for o in expected]
+    got = client.post("/api/new/upload", files=files,
+                      data={"liked": [other, json.dumps([f"upload:{i}" for i in range(len(files))])], "k": "3"}).json()
+    assert [o["outfit"] for o in got["outfits"]] == [o["outfit"] for o in expected]
+    assert np.allclose([o["score"] for o in got["outfits"]], [o["score"] for o in expected], atol=1e-6)
+    page = client.post("/new", files=files, data={"liked": [other], "k": "3"})
+    assert page.status_code == 200 and 'id="photo-outfit"' in page.text and 'id="results"' in page.text
+    assert f'<span class="score">{expected[0]["score"]:.3f}</span>' in page.text
+    assert 'id="new-upload-form"' in client.get("/new").text
 
 
 def test_the_page_scores_an_uploaded_outfit(client, rec, outfit):

@@ -6,7 +6,8 @@
 * ``POST /api/users/{user_id}/score`` - scores of given outfits of garment ids (JSON);
 * ``POST /api/users/{user_id}/score/upload`` - scores of outfits of uploaded photos and garment ids (multipart);
 * ``POST /api/users/{user_id}/composed/upload`` - outfits composed around uploaded photos (multipart);
-* ``GET /api/new`` - a new user's recommendations from outfits they like (Eq. 20-24).
+* ``GET /api/new`` - a new user's recommendations from outfits they like (Eq. 20-24);
+* ``POST /api/new/upload`` - the same from liked outfits given as uploaded photos (multipart).
 
 Every score is Eq. 9, the cosine of the user's embedding and the outfit's representation. Errors are JSON
 ``{"error": {"status", "what", "where", "fix"}}``, as the command line's one-paragraph errors.
@@ -181,6 +182,27 @@ def build_router(rec, workers, k_default, max_k, limits, check_k, per_page=50):
         if strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {strategy!r}", where="strategy", fix=f"use one of {STRATEGIES}")
         rows = await workers.model(rec.cold_user, list(dict.fromkeys(liked)), k=k, strategy=strategy)
+        return {"user": None, "outfits": rows}
+
+    @router.post("/new/upload", response_model=Outfits,
+                 summary="A new user's recommendations from liked outfits given as photos (and outfit ids)")
+    async def new_user_upload(photos: List[UploadFile] = File([]),
+                              liked: List[str] = Form([], description="liked outfits: an outfit id, or a JSON list "
+                                                                      'of garments, photos as "upload:N"; photos no '
+                                                                      "item names make one more liked outfit"),
+                              k: int = Form(k_default), strategy: str = Form("wavg")):
+        check_k(k)
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {strategy!r}", where="strategy", fix=f"use one of {STRATEGIES}")
+        data = await read_photos(photos, limits)
+        outfits = [outfit_list(f"[{item}]", data)[0] if item.strip().startswith("[") else item.strip()
+                   for item in liked]
+        if data and not any(UPLOAD_REF in item for item in liked):
+            outfits.append(tuple(data))  # photos no liked item names: one more liked outfit of them all
+        if not outfits:
+            raise UploadError("no liked outfits and no photos given", where="photos",
+                              fix="upload photos of an outfit, or give liked outfit ids")
+        rows = await workers.model(rec.cold_user, outfits, k=k, strategy=strategy)
         return {"user": None, "outfits": rows}
 
     return router

@@ -10,6 +10,7 @@ refused upload a 400 page, never a traceback):
 * ``POST /users/{user_id}/score`` - the score of an outfit of uploaded photos (multipart);
 * ``GET /new?liked=ID&q=&page=&k=&strategy=`` - a new user: the whole catalogue to pick from (searchable by
   outfit or garment id, paged); with ``liked`` given, the cold-start recommendations (Eq. 20-24) on top;
+* ``POST /new`` - the same with an outfit of uploaded photos liked too (multipart);
 * ``GET /images/{garment_id}.png`` - a garment's image from the dataset's image store (read-only), or an
   uploaded photo's (``photo:<hash>``) while the model keeps it.
 
@@ -47,7 +48,7 @@ log = logging.getLogger("recbole_outfit.serve")
 def create_app(rec, k=10, choices=CHOICES, limits=None, image_threads=2):
     """The FastAPI app for a loaded :class:`Recommender` ``rec``; ``k``: default list length; ``choices``:
     outfits per page of the new-user picker; ``limits``: :class:`~recbole_outfit.serve.uploads.UploadLimits`."""
-    from fastapi import FastAPI, File, Query, Request, UploadFile
+    from fastapi import FastAPI, File, Form, Query, Request, UploadFile
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi.templating import Jinja2Templates
@@ -191,6 +192,32 @@ def create_app(rec, k=10, choices=CHOICES, limits=None, image_threads=2):
         return page(request, "new.html", choices=choices_, liked=liked, hidden=hidden, results=results, k=k_value,
                     strategy=strategy, strategies=STRATEGIES, notes=STRATEGY_NOTES, q=q, page=page_number,
                     pages=pages, found=found)
+
+    @app.post("/new", response_class=HTMLResponse, include_in_schema=False)
+    async def new_user_photos(request: Request, photos: list[UploadFile] = File([]), liked: list[str] = Form([]),
+                              k_value: int = Form(k, alias="k"), strategy: str = Form("wavg")):
+        """The new-user view with an outfit of uploaded photos liked beside the ticked outfits."""
+        check_k(k_value)
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {strategy!r}", where="strategy", fix=f"use one of {STRATEGIES}")
+        data = await read_photos(photos, limits)
+        if not data:
+            raise ConfigError("no photo uploaded", where="photos", fix="choose one or more image files")
+        liked = list(dict.fromkeys(liked))
+        for outfit in liked:
+            rec.outfit_id(outfit)
+        shown, found, pages = await workers.images(picker, "", 1, choices)
+
+        def work():
+            tokens = rec.add_photos(data)
+            return tokens, rec.cold_user(liked + [tuple(data)], k=k_value, strategy=strategy)
+
+        photo_tokens, results = await workers.model(work)
+        choices_ = [dict(rec.outfit(o), checked=o in liked) for o in shown]
+        return page(request, "new.html", choices=choices_, liked=liked, hidden=[o for o in liked if o not in shown],
+                    results=results, k=k_value, strategy=strategy, strategies=STRATEGIES, notes=STRATEGY_NOTES,
+                    q="", page=1, pages=pages, found=found,
+                    photo_outfit={"outfit": None, "garments": photo_tokens, "categories": ["photo"] * len(data)})
 
     png_cache = {}
 
