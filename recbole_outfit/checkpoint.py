@@ -10,9 +10,18 @@ torch's protection off.
 
 A file that still needs full unpickling (from an older version, or from someone else) is refused with a
 message naming ``--trust_checkpoint=True``; only then is it loaded with ``weights_only=False``.
+
+Damage is detected too: :func:`save_checkpoint` records a SHA-256 of every tensor the checkpoint holds (weights,
+optimizer state, random states) under the key ``checksum``, and :func:`load_checkpoint` recomputes it after
+loading and refuses a file whose tensors changed (a flipped byte in the weights loads without error otherwise).
+The digest lives inside the file, so it is published with it by one rename and can never be out of step with
+it. Files without the key (RecBole's own, or from an older version) load unverified. A full disk while saving
+is one paragraph (:class:`DiskFullError`), the partial file removed.
 """
 
 import enum
+import errno
+import hashlib
 import os
 import pickle
 import pickletools
@@ -22,7 +31,15 @@ import zipfile
 import torch
 from recbole.utils import enum_type
 
-from recbole_outfit.errors import ConfigError
+from recbole_outfit.atomic import atomic_write
+from recbole_outfit.errors import ConfigError, OutfitError
+
+CHECKSUM_KEY = "checksum"
+DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+class DiskFullError(OutfitError):
+    """The disk filled up while a file was written (the partial file was removed)."""
 
 _ENUMS = {cls.__name__: cls for cls in vars(enum_type).values()
           if isinstance(cls, type) and issubclass(cls, enum.Enum) and cls is not enum.Enum}
@@ -99,6 +116,78 @@ def _is_pickle(path):
         return False
 
 
+def tensor_digest(value):
+    """SHA-256 (hex) of every tensor in ``value`` (nested dicts, lists and tuples), with its place, dtype and
+    shape, and of the plain numbers and strings beside them; other objects (the saved Config) are left out."""
+    digest = hashlib.sha256()
+
+    def walk(item, place):
+        if isinstance(item, torch.Tensor):
+            tensor = item.detach().cpu().contiguous()
+            digest.update(f"{place}|{tensor.dtype}|{tuple(tensor.shape)}|".encode("utf-8"))
+            if tensor.numel():
+                digest.update(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()))
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if not (place == "" and key == CHECKSUM_KEY):
+                    walk(sub, f"{place}/{key}")
+        elif isinstance(item, (list, tuple)):
+            for index, sub in enumerate(item):
+                walk(sub, f"{place}/{index}")
+        elif item is None or isinstance(item, (bool, int, float, str)):
+            digest.update(f"{place}={item!r};".encode("utf-8"))
+
+    walk(value, "")
+    return digest.hexdigest()
+
+
+def is_disk_full(error):
+    """True when ``error`` (or an exception it was raised from) says the disk or the user's quota is full."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            return True
+        if isinstance(error, RuntimeError) and ("No space left" in str(error) or "Errno 28" in str(error)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def save_checkpoint(state, path, where="checkpoint_dir"):
+    """Write the dict ``state`` to ``path`` atomically with its :func:`tensor_digest` under ``checksum``.
+
+    A full disk raises :class:`DiskFullError` (one paragraph, exit 2); the temporary file is removed, and an
+    older ``path`` is left as it was. ``where``: the setting that chose the folder, for the message.
+    """
+    state = {**state, CHECKSUM_KEY: {"sha256": tensor_digest(state), "of": "tensors"}}
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(state, f)  # the default protocol: the weights-only loader reads it
+    except (OSError, RuntimeError) as error:
+        if not is_disk_full(error):
+            raise
+        folder = os.path.dirname(os.path.abspath(path))
+        raise DiskFullError(
+            f"the disk holding {folder} is full: {os.path.basename(path)} could not be saved (the partial file "
+            f"was removed; an older version of it, if any, is unchanged)", where=where,
+            fix="free some space there, or point --checkpoint_dir at a disk with room, then run again "
+                "(--resume=True continues from the last resume state that was saved)") from None
+    return path
+
+
+def verify_checksum(state, path, where="checkpoint"):
+    """Refuse a loaded checkpoint whose tensors no longer match the digest recorded when it was saved."""
+    if not isinstance(state, dict) or not isinstance(state.get(CHECKSUM_KEY), dict):
+        return state  # RecBole's own files and older ones carry none: nothing to compare
+    expected = state[CHECKSUM_KEY].get("sha256")
+    if expected != tensor_digest(state):
+        raise ConfigError(f"{path} is damaged: its weights do not match the checksum recorded when it was saved "
+                          f"(the file was altered or corrupted on disk after it was written)", where=where,
+                          fix="use another copy of it, or train the run that wrote it again")
+    return state
+
+
 def load_checkpoint(path, trust=False, map_location="cpu", where="checkpoint"):
     """Load a checkpoint with torch's weights-only loader; a file that needs full unpickling only with ``trust``.
 
@@ -110,7 +199,7 @@ def load_checkpoint(path, trust=False, map_location="cpu", where="checkpoint"):
         raise ConfigError(f"checkpoint {path!r} does not exist", where=where,
                           fix="give a .pth file a run saved (its log and results JSON name it)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         if not _is_pickle(path):  # not refused for what it holds: it is not a whole checkpoint at all
             raise ConfigError(f"{path} is not a readable checkpoint (its contents are not a whole pickle: a truncated or "
@@ -124,11 +213,15 @@ def load_checkpoint(path, trust=False, map_location="cpu", where="checkpoint"):
                 fix="load only files you trust; if you trust this one, add --trust_checkpoint=True (checkpoints "
                     "this version of recbole-outfit writes never need it)") from error
         try:
-            return torch.load(path, map_location=map_location, weights_only=False)
+            state = torch.load(path, map_location=map_location, weights_only=False)
         except Exception as second:  # noqa: BLE001 - any failure of a trusted load is a bad file
             error = second
+        else:
+            return verify_checksum(state, path, where)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as failure:
         error = failure
+    else:
+        return verify_checksum(state, path, where)
     raise ConfigError(f"{path} is not a readable checkpoint: {type(error).__name__}: {str(error)[:200]} (a truncated "
                       f"or partly copied file looks like this)", where=where,
                       fix="give a complete .pth file a run saved; rerun the run that wrote it if it was cut short")

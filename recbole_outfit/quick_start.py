@@ -17,6 +17,7 @@ from recbole_outfit.compat import init_run_logger
 from recbole_outfit.config import Config
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.pipeline import build_model, prepare_stages, train_and_test
+from recbole_outfit.pipeline.preflight import check_checkpoint_fits
 from recbole_outfit.utils import create_dataset, data_preparation
 
 
@@ -106,12 +107,7 @@ def load_data_and_model(model_file, config_dict=None):
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = build_model(config, train_data._dataset, training=False)
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:  # parameters of another version of the model
-        raise ConfigError(f"{model_file!r} does not fit this version's {config['model']} "
-                          f"({str(error).splitlines()[1].strip()[:200]})", where="checkpoint",
-                          fix="load it with the recbole-outfit version that saved it, or train the model again") from error
+    check_checkpoint_fits(model, checkpoint, model_file)  # refused in one paragraph when the weights do not fit
     model.load_other_parameter(checkpoint.get("other_parameter"))
     model.eval()
     return config, model, dataset, train_data, valid_data, test_data

@@ -1,6 +1,7 @@
 """Model, trainer, dataset and dataloader factories: plugin first, RecBole as the fallback."""
 
 import difflib
+import os
 import importlib.util
 import warnings
 from logging import getLogger
@@ -15,7 +16,7 @@ from recbole_outfit.data.dataloader import OutfitEvalDataLoader, OutfitTrainData
 from recbole_outfit.data.dataset import OutfitDataset
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.data.sampler import OutfitNegativeSampler
-from recbole_outfit.errors import ConfigError
+from recbole_outfit.errors import ConfigError, DataFormatError
 from recbole_outfit.model import MODELS, OutfitRecommender
 from recbole_outfit.trainer import OutfitTrainer, with_outfit_evaluation
 
@@ -99,6 +100,13 @@ def data_preparation(config, dataset):
     """
     built = dataset.build()
     names = config["benchmark_filename"]
+    for name, part in zip(names, built):  # an empty split fails deep inside training or testing otherwise
+        if len(part.inter_feat) == 0:
+            path = os.path.join(config["data_path"], f"{config['dataset']}.{name}.inter")
+            raise DataFormatError(f"the {name} split has no rows", where=path,
+                                  fix="convert the dataset again from raw files whose tuples files hold rows "
+                                      "(python -m recbole_outfit.data.convert --src ROOT --dataset "
+                                      f"{config['dataset']} --force)")
     by_name = dict(zip(names, built))
     train_dataset, valid_dataset = built[0], built[1]
     if is_outfit_model(get_model(config["model"])):

@@ -36,6 +36,7 @@ import numpy as np
 from recbole_outfit.atomic import atomic_write, publish_folder, remove_stale_temp
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import build_image_store, find_image_source
+from recbole_outfit.data.integrity import damaged_files, record_files
 from recbole_outfit.errors import (ConfigError, DataFormatError, MissingImagesError, OutfitError,
                                    exits_2_on_user_error)
 
@@ -93,6 +94,21 @@ def is_complete(folder, dataset):
         os.path.isfile(p) for p in atomic_paths(folder, dataset).values())
 
 
+def damaged(folder, dataset, manifest=None):
+    """``[(path, what is wrong)]`` for the files of the converted dataset in ``folder`` that no longer match
+    the sizes and checksums its manifest recorded (``data.integrity``); None when the manifest records none
+    (converted by a version before checksums)."""
+    manifest = read_manifest(folder, dataset) if manifest is None else manifest
+    files = (manifest or {}).get("files")
+    if not isinstance(files, dict):
+        return None
+    return damaged_files(folder, files)
+
+
+def damage_text(problems):
+    return "; ".join(f"{path} {what}" for path, what in problems)
+
+
 # --------------------------------------------------------------------------------------------- reading
 
 
@@ -116,6 +132,10 @@ class RawFolder:
             header = ("user",) + table.slot_categories
             self.tables[split, kind] = table
             logger.info(f"Read {len(table):>9,} rows from {table.path}")
+            if kind == "posi" and len(table) == 0:  # training or evaluation would fail on it much later
+                raise DataFormatError(f"{os.path.basename(table.path)} holds no outfits (a header and no rows)",
+                                      where=table.path, fix="restore the file from the Polyvore-U release (every "
+                                                            "split needs at least one positive outfit)")
         for split, kind in self.TABLES:
             if kind != "posi":
                 strict = kind == "nega"
@@ -410,10 +430,18 @@ class _Identity:
 
 
 def up_to_date(final_dir, dataset, signature, force=False):
-    """True when ``final_dir`` holds a complete conversion whose manifest records ``signature``."""
+    """True when ``final_dir`` holds a complete conversion whose manifest records ``signature`` and whose files
+    still have the sizes and checksums it recorded (a damaged or unverifiable one is said and converted again)."""
     manifest = read_manifest(final_dir, dataset)
-    return (not force and signature is not None and manifest is not None and manifest.get("signature") == signature
-            and is_complete(final_dir, dataset))
+    if not (not force and signature is not None and manifest is not None and manifest.get("signature") == signature
+            and is_complete(final_dir, dataset)):
+        return False
+    problems = damaged(final_dir, dataset, manifest)
+    if problems is None:
+        getLogger().info(f"{final_dir} was converted by a version that recorded no checksums; converting it again")
+    elif problems:
+        getLogger().warning(f"The converted dataset is damaged: {damage_text(problems)}; converting it again")
+    return problems == []
 
 
 def check_image_size(image_size):
@@ -436,8 +464,8 @@ def convert(src, dataset, out="dataset_atomic", image_size=DEFAULT_IMAGE_SIZE, f
     signature = _signature(src, folder_name, source, options)
     remove_stale_temp(out, stale_pattern(dataset))  # leftovers of converters that were killed
     if up_to_date(final_dir, dataset, signature, force):
-        logger.info(f"{final_dir} is up to date with {os.path.join(src, folder_name)}; nothing to do "
-                    f"(use --force to rebuild)")
+        logger.info(f"{final_dir} is up to date with {os.path.join(src, folder_name)} (sizes and checksums "
+                    f"match); nothing to do (use --force to rebuild)")
         return final_dir
 
     def read():
@@ -485,6 +513,12 @@ def write_dataset(out, dataset, read, signature, source, image_size, skip_missin
     try:
         catalogue, extra = read()
         rows = catalogue.rows
+        empty = [split for split, (users, _, _) in rows.items() if len(users) == 0]
+        if empty:  # training or testing would fail on it much later (num_samples=0)
+            raise DataFormatError(f"the converted split{'s' if len(empty) > 1 else ''} {', '.join(empty)} would hold "
+                                  f"no rows", where=final_dir,
+                                  fix="give inputs with more users and outfits (each split needs at least one row; "
+                                      "the validation split is cut in two per user)")
         garments = catalogue.garments_used()
         _check_free_space(tmp_dir, estimate_output_bytes(len(garments), image_size, rows,
                                                          len(catalogue.outfit_items)),
@@ -521,6 +555,7 @@ def write_dataset(out, dataset, read, signature, source, image_size, skip_missin
             logger.warning(f"--skip_missing: {len(failures)} images missing or undecodable; dropped "
                            f"{len(bad_outfits)} outfits and {sum(dropped.values())} rows ({dropped})")
         n_outfits = _write_atomic_files(paths, catalogue, rows, garments)
+        files = record_files({role: path for role, path in paths.items() if role != "manifest"})
         seconds = time.time() - started
         counts = {
             "users": int(len(np.unique(np.concatenate([u for u, _, _ in rows.values()])))),
@@ -543,6 +578,7 @@ def write_dataset(out, dataset, read, signature, source, image_size, skip_missin
             "throughput": {**image_stats, "total_seconds": round(seconds, 2),
                            "outfits_per_second": round(n_outfits / max(seconds, 1e-9), 1)},
             "synthetic": synthetic,
+            "files": files,  # size and SHA-256 of every file above, checked before each use (data/integrity.py)
             **(notes or {}),
         }
         if before_manifest is not None:
@@ -552,7 +588,8 @@ def write_dataset(out, dataset, read, signature, source, image_size, skip_missin
 
         def same_output(folder):  # another converter of the same inputs published first: its folder is as good
             done = read_manifest(folder, dataset)
-            return done is not None and done.get("signature") == signature and is_complete(folder, dataset)
+            return (done is not None and done.get("signature") == signature and is_complete(folder, dataset)
+                    and damaged(folder, dataset, done) == [])
 
         publish_folder(tmp_dir, final_dir, same_output)
     except BaseException:

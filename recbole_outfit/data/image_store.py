@@ -198,7 +198,13 @@ class ImageStore:
         self.path = path
         self.place = place
         self.gpu_budget = gpu_budget
-        self.array = np.load(path, mmap_mode="r")  # [G, 3, S, S] uint8
+        try:
+            self.array = np.load(path, mmap_mode="r")  # [G, 3, S, S] uint8
+        except (ValueError, OSError, EOFError) as error:  # "mmap length is greater than file size": cut short
+            raise DataFormatError(f"image store cannot be read ({error}): a truncated or partly copied file looks "
+                                  f"like this", where=path,
+                                  fix="convert the dataset again (python -m recbole_outfit.data.convert ... --force, "
+                                      "or a run with raw_path set converts it)") from None
         self.host = HostGather(self.array, prefetch=prefetch)
         self.on_device = None  # a torch tensor once moved to a GPU
         self.stays_on_host = place == "cpu"  # decided: no GPU copy (asked for, or auto found it too large)

@@ -98,6 +98,16 @@ def ensure_atomic_dataset(config):
                         workers=config["convert_workers"], show_progress=show)
         return folder
     if convert.is_complete(folder, dataset):
+        problems = convert.damaged(folder, dataset)
+        if problems:
+            raise ConfigError(
+                f"the converted dataset {dataset!r} is damaged: {convert.damage_text(problems)}", where=folder,
+                fix=f"convert it again: python -m recbole_outfit.data.convert --src ROOT --dataset {dataset} "
+                    f"--out {out_root} --force (ROOT: its Polyvore-U root), or pass --raw_path=ROOT so that a run "
+                    f"converts it")
+        if problems is None:
+            getLogger().warning(f"{folder} was converted by a version that recorded no checksums: its files are used "
+                                f"unverified (convert it again with --force to record them)")
         return folder
     raise ConfigError(
         f"dataset {dataset!r} has no converted files in {folder} and no raw Polyvore-U folder "

@@ -36,6 +36,8 @@ import json
 import logging
 import multiprocessing
 import os
+import re
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -45,7 +47,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from recbole_outfit.atomic import atomic_write
+from recbole_outfit.atomic import atomic_write, publish_folder, remove_stale_temp
 from recbole_outfit.data import polyvore
 from recbole_outfit.data.image_store import JPEG_FOLDER
 from recbole_outfit.errors import ConfigError
@@ -717,9 +719,41 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    generate(args.out, args.seed, args.scale, args.difficulty, args.image_px, args.folders.split(","), args.workers,
-             garment_scale=args.garment_scale, style_breadth=args.style_breadth)
+    generate_and_publish(args.out, seed=args.seed, scale=args.scale, difficulty=args.difficulty,
+                         image_px=args.image_px, folders=args.folders.split(","), workers=args.workers,
+                         garment_scale=args.garment_scale, style_breadth=args.style_breadth)
     return 0
+
+
+def generate_and_publish(out, **options):
+    """:func:`generate` into ``<out>.tmp-<pid>``, then renamed over ``out`` (``atomic.publish_folder``): a
+    generator killed half-way leaves ``out`` as it was (never one seed's tuples beside another's summary),
+    and its temporary root is removed by the next generation. Returns the summary."""
+    root = os.path.abspath(out)
+    parent, name = os.path.dirname(root), os.path.basename(root)
+    remove_stale_temp(parent, rf"\.?{re.escape(name)}\.(?:tmp|old)-(?P<pid>\d+)")
+    tmp = f"{root}.tmp-{os.getpid()}"
+    os.makedirs(parent, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        summary = generate(tmp, **options)
+        publish_folder(tmp, root, lambda folder: _same_generation(folder, summary))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _same_generation(folder, summary):
+    """True when ``folder`` holds a complete root generated with ``summary``'s options (another process's)."""
+    try:
+        with open(os.path.join(folder, "synthetic.json"), "r", encoding="utf-8") as f:
+            done = json.load(f)
+    except (OSError, ValueError):
+        return False
+    keys = ("generator_version", "seed", "scale", "garment_scale", "difficulty", "style_breadth", "image_px")
+    return all(done.get(k) == summary.get(k) for k in keys) and set(summary["folders"]) <= set(done.get("folders", {}))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@
    the test split(s); cold start when asked; a results table in the log and a JSON file.
 """
 
+import contextlib
 import os
-import tempfile
 import time
 from logging import getLogger
 
@@ -18,26 +18,14 @@ from recbole_outfit.checkpoint import load_checkpoint
 from recbole_outfit.data.prepare import ensure_atomic_dataset
 from recbole_outfit.errors import ConfigError
 from recbole_outfit.evaluator.cold_start import ANCHOR_SEARCH, STRATEGIES, ColdStartEvaluator, ColdUsers
+from recbole_outfit.exclusive import one_builder
 from recbole_outfit.pipeline.keys import EVALUATION_KEYS, fingerprint, stage_config
+from recbole_outfit.pipeline.preflight import (check_checkpoint_fits, check_checkpoint_target, check_device,
+                                               check_outputs)
 from recbole_outfit.pipeline.stages import check_stages, load_artifacts, prepare_stages
 from recbole_outfit.report import results_table, write_json_atomic
 from recbole_outfit.run_id import run_file_name
 from recbole_outfit.utils import create_dataset, data_preparation, get_trainer, is_outfit_model
-
-
-def check_outputs(config):
-    """Refuse a run whose output folders cannot be written, before any work (checkpoints, results JSON)."""
-    folders = {"checkpoint_dir": config["checkpoint_dir"]}
-    if config["results_json"]:
-        folders["results_json"] = os.path.dirname(os.path.abspath(config["results_json"]))
-    for key, folder in folders.items():
-        try:
-            os.makedirs(folder, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as error:
-            raise ConfigError(f"cannot write to {folder} ({error.strerror or error})", where=key,
-                              fix=f"give --{key} a folder you can write to, or fix its permissions") from None
 
 
 def build_model(config, train_dataset, training=True):
@@ -49,10 +37,11 @@ def build_model(config, train_dataset, training=True):
 
 def train_and_test(config, saved=True):
     """Train and test the model of an already built ``config`` (also how a stage trains its model)."""
+    check_outputs(config)
+    check_device(config)
     if config["checkpoint"]:
         return evaluate_checkpoint(config)
     logger = getLogger()
-    check_outputs(config)
     check_stages(config)
     prepare_cold_dataset(config)
     prepare_stages(config, train_and_test)
@@ -64,14 +53,14 @@ def train_and_test(config, saved=True):
     model = build_model(config, train_data._dataset)
     logger.info(model)
     trainer = get_trainer(config, config.model_class)(config, model)
-    resume_file = set_up_resume(config, trainer)
-
-    started = time.time()
-    best_valid_score, best_valid_result = trainer.fit(train_data, valid_data, saved=saved,
-                                                      show_progress=config["show_progress"])
-    train_seconds = time.time() - started
-    if resume_file and os.path.exists(resume_file):
-        os.remove(resume_file)  # finished: nothing to resume
+    with one_run_of_this_configuration(config):
+        resume_file = set_up_resume(config, trainer)
+        started = time.time()
+        best_valid_score, best_valid_result = trainer.fit(train_data, valid_data, saved=saved,
+                                                          show_progress=config["show_progress"])
+        train_seconds = time.time() - started
+        if resume_file and os.path.exists(resume_file):
+            os.remove(resume_file)  # finished: nothing to resume
     epochs = len(trainer.train_loss_dict)
     started = time.time()
     test_results = {name: trainer.evaluate(loader, load_best_model=saved, show_progress=config["show_progress"])
@@ -87,6 +76,30 @@ def resume_path(config):
     """Where the resume state of ``config``'s run is kept: one file per run configuration (its fingerprint)."""
     return os.path.join(config["checkpoint_dir"], "resume",
                         f"{config['model']}-{config['dataset']}-{fingerprint(config)}.pth")
+
+
+@contextlib.contextmanager
+def one_run_of_this_configuration(config):
+    """Hold the lock of this configuration's resume file while it trains (``exclusive.one_builder``).
+
+    A second run of the same configuration started meanwhile (the same command twice, or a comparison and a
+    single run that share a configuration) waits here, so that it never takes the live run's resume state and
+    best checkpoint for an interrupted run's leftovers and removes them; it trains once the first has finished
+    (or was killed: the system releases a dead process's lock, and its leftovers are then handled as an
+    interrupted run's). A distributed run keeps no resume state and takes no lock.
+    """
+    if not config["single_spec"]:
+        yield
+        return
+    path = resume_path(config)
+
+    def waiting(pid):
+        getLogger().warning(f"Process {pid or '(unknown)'} is running this same configuration (its resume state is "
+                            f"{path}); waiting for it to finish before this run trains, so that neither removes the "
+                            f"other's checkpoint (stop one of them if you did not mean to run it twice)")
+
+    with one_builder(path, on_wait=waiting):
+        yield
 
 
 def set_up_resume(config, trainer):
@@ -129,7 +142,9 @@ def _discard_interrupted_run(path, config):
 def evaluate_checkpoint(config):
     """Test a saved model (``--checkpoint=PATH``) with its own saved configuration, without training."""
     path = config["checkpoint"]
-    saved = load_checkpoint(path, trust=config["trust_checkpoint"])["config"]
+    state = load_checkpoint(path, trust=config["trust_checkpoint"])
+    saved = state["config"]
+    check_checkpoint_target(config, saved, path)
     for key in EVALUATION_KEYS:
         saved[key] = config[key]
     saved["benchmark_filename"] = None
@@ -138,6 +153,7 @@ def evaluate_checkpoint(config):
     dataset = create_dataset(saved)
     train_data, _, test_data = data_preparation(saved, dataset)
     model = build_model(saved, train_data._dataset, training=False)
+    check_checkpoint_fits(model, state, path)
     trainer = get_trainer(saved, saved.model_class)(saved, model)
     started = time.time()
     test_results = {name: trainer.evaluate(loader, load_best_model=True, model_file=path,

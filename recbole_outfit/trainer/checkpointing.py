@@ -2,8 +2,9 @@
 
 :class:`CheckpointMixin` (part of every plugin trainer) adds to RecBole's ``Trainer``:
 
-* the best checkpoint is published atomically (a killed run never leaves a half-written best model) and
-  loaded back for testing through :func:`recbole_outfit.checkpoint.load_checkpoint` (weights-only; a file
+* the best checkpoint is published atomically (a killed run never leaves a half-written best model), with a
+  checksum of its tensors that every load verifies (:func:`recbole_outfit.checkpoint.save_checkpoint`; a full
+  disk stops the run with one paragraph and exit 2, the partial file removed), and loaded back for testing through :func:`recbole_outfit.checkpoint.load_checkpoint` (weights-only; a file
   that needs full unpickling only with ``trust_checkpoint: True``);
 * with :attr:`resume_file` set (the pipeline sets it per run configuration), after every validation the
   whole training state is written there: weights, optimizer, epoch, early-stopping state (``cur_step``,
@@ -19,8 +20,7 @@ import time
 import numpy as np
 import torch
 
-from recbole_outfit.atomic import atomic_write
-from recbole_outfit.checkpoint import load_checkpoint
+from recbole_outfit.checkpoint import load_checkpoint, save_checkpoint
 
 
 def random_state(train_data):
@@ -66,8 +66,7 @@ class CheckpointMixin:
         state = {"config": self.config, "epoch": epoch, "cur_step": self.cur_step,
                  "best_valid_score": self.best_valid_score, "state_dict": self.model.state_dict(),
                  "other_parameter": self.model.other_parameter(), "optimizer": self.optimizer.state_dict()}
-        with atomic_write(path, "wb") as f:
-            torch.save(state, f)  # the default protocol: the weights-only loader reads it
+        save_checkpoint(state, path)  # atomic, checksummed; a full disk is one paragraph
         if verbose:
             self.logger.info(f"Saving current: {path}")
 
@@ -78,8 +77,7 @@ class CheckpointMixin:
                  "state_dict": self.model.state_dict(), "other_parameter": self.model.other_parameter(),
                  "optimizer": self.optimizer.state_dict(), "train_loss_dict": dict(self.train_loss_dict),
                  "random_state": random_state(train_data)}
-        with atomic_write(self.resume_file, "wb") as f:
-            torch.save(state, f)
+        save_checkpoint(state, self.resume_file)
 
     def resume_checkpoint(self, resume_file):
         """Continue from a resume state (see the module docstring); ``fit`` then starts at the next epoch."""
