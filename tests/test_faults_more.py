@@ -3,9 +3,12 @@ that do not fit, empty splits, output paths, a full disk and a missing GPU. Each
 (or stops a process at a chosen point, by a hook, not a timer) and checks what the user sees."""
 
 import errno
+import json
 import multiprocessing
 import os
 import signal
+import sys
+import time
 import zipfile
 
 import pytest
@@ -14,9 +17,9 @@ import torch
 from polyvore_fixture import write_csv
 from test_faults import (DATASET, TINY, assert_one_paragraph, fixture_root, no_training, run_convert,  # noqa: F401
                          run_in_child, run_main, tiny_args)
-from recbole_outfit.checkpoint import load_checkpoint, save_checkpoint
-from recbole_outfit.data import integrity, polyvore
-from recbole_outfit.data.convert import atomic_paths, convert, damaged
+from recbole_outfit.checkpoint import load_checkpoint
+from recbole_outfit.data import polyvore
+from recbole_outfit.data.convert import atomic_paths, convert
 from recbole_outfit.data.image_store import ImageStore
 from recbole_outfit.data.prepare import ensure_atomic_dataset, ensure_synthetic_root
 from recbole_outfit.errors import ConfigError, DataFormatError
@@ -66,8 +69,6 @@ def a_run_of(workspace, folder, marker, hold_first):
     ``hold_first``: after writing its first resume state, wait (up to 120 s) until the other run either waits for
     this one (its ``lock_holder`` call) or passed ``set_up_resume`` (where today's code removed this run's
     files), then check that its own best checkpoint and resume state are still there."""
-    import sys
-
     from conftest import tiny_config
     from recbole_outfit import exclusive
     from recbole_outfit.pipeline import run as pipeline_run
@@ -95,7 +96,6 @@ def a_run_of(workspace, folder, marker, hold_first):
             for _ in range(1200):
                 if os.path.exists(marker):
                     break
-                import time
                 time.sleep(0.1)
             intact = os.path.isfile(self.saved_model_file) and os.path.isfile(self.resume_file)
             with open(marker + ".intact", "w") as f:
@@ -113,13 +113,13 @@ def a_run_of(workspace, folder, marker, hold_first):
 @pytest.mark.slow
 @pytest.mark.skipif(fcntl is None, reason="no fcntl (Windows): no lock between runs")
 def test_two_identical_runs_side_by_side_keep_each_others_files(workspace, tmp_path, npair_checkpoint):
+    """(``npair_checkpoint`` only makes sure the tiny data is converted before the two runs start.)"""
     marker = str(tmp_path / "second-arrived")
     first = FORK.Process(target=a_run_of, args=(workspace, tmp_path, marker, True))
     first.start()
     for _ in range(3000):  # the first run has written its first resume state and best checkpoint
         if os.path.exists(marker + ".first") or not first.is_alive():
             break
-        import time
         time.sleep(0.1)
     second = FORK.Process(target=a_run_of, args=(workspace, tmp_path, marker, False))
     second.start()
@@ -130,7 +130,6 @@ def test_two_identical_runs_side_by_side_keep_each_others_files(workspace, tmp_p
     saved = workspace / "side-by-side" / "saved"
     results = [os.path.join(saved, "results", name) for name in os.listdir(saved / "results")]
     assert len(results) == 2
-    import json
     for path in results:
         with open(path) as f:
             result = json.load(f)
@@ -191,6 +190,12 @@ def converted(tmp_path):
     return root, folder
 
 
+def damaged(folder, dataset):
+    from recbole_outfit.data.convert import damaged as damaged_files
+
+    return damaged_files(folder, dataset)
+
+
 def store_of(folder):
     return atomic_paths(folder, DATASET)["images"]
 
@@ -239,6 +244,8 @@ def test_a_flipped_byte_in_the_image_store_is_detected_before_use(converted, cap
 
 def test_an_unchanged_image_store_is_not_read_again(converted, monkeypatch):
     """The store's checksum is computed once; an unchanged file is checked by size and stat only."""
+    from recbole_outfit.data import integrity
+
     _, folder = converted
     read = []
     digest = integrity.file_digest
@@ -272,8 +279,9 @@ def test_a_checkpoint_whose_weights_do_not_fit_the_dataset_is_refused(npair_chec
     state = load_checkpoint(npair_checkpoint)
     weights = state["state_dict"]["user_embedding.weight"]
     state["state_dict"]["user_embedding.weight"] = torch.cat([weights, weights[:3]])  # 3 users too many
-    state.pop("checksum")
-    other = save_checkpoint(state, str(tmp_path / "other-users.pth"))
+    state.pop("checksum", None)  # an edited file without one loads unverified (as RecBole's own files do)
+    other = str(tmp_path / "other-users.pth")
+    torch.save(state, other)
     status, stderr = run_main(monkeypatch, capsys, "--model=NPair", "--dataset=synthetic630",
                               f"--checkpoint={other}", *tiny_args(workspace, run_dir))
     assert_one_paragraph(status, stderr, other, "does not fit NPair", "user_embedding.weight")

@@ -46,7 +46,7 @@ def check_device(config, gpu_count=None):
         return None
     _WARNED_DEVICES.add(gpu_id)
     have = f"{count} GPU{'s' if count != 1 else ''} ({', '.join(map(str, range(count)))})" if count else "no GPU"
-    if count and not missing == wanted:
+    if count and len(missing) < len(wanted):
         reason = f"gpu_id={gpu_id} names GPU {', '.join(missing)}, which this machine does not have (it has {have})"
     elif count:
         reason = f"gpu_id={gpu_id} names no GPU of this machine (it has {have})"
