@@ -75,21 +75,15 @@ def check_checkpoint_fits(model, state, path, where="checkpoint"):
 
 def check_checkpoint_target(config, saved, path):
     """A checkpoint is tested on the model and dataset it was trained on (its weights hold that dataset's users
-    and outfits). ``--model`` / ``--dataset`` naming others on the command line are refused; when they differ only
-    because they were left at their defaults (or came from a program), a warning says what is tested."""
+    and outfits; no other dataset can be scored with them). When the run's ``model`` / ``dataset`` name others
+    (given on purpose, or left at the command line's defaults, which the run cannot tell apart), a warning at
+    the start says what is tested; the results JSON names the checkpoint's model and dataset."""
     differs = {key: (config[key], saved[key]) for key in ("model", "dataset") if str(config[key]) != str(saved[key])}
     if not differs:
         return None
-    given = getattr(config, "cmd_config_dict", {}) or {}
-    explicit = {key: pair for key, pair in differs.items() if key in given}
     text = ", ".join(f"{key} {theirs}, not {ours}" for key, (ours, theirs) in differs.items())
-    if explicit:
-        key = next(iter(explicit))
-        raise ConfigError(f"{path} was trained with {text}; a checkpoint can only be tested on the model and dataset "
-                          f"it was trained on", where=f"--{key}",
-                          fix=f"drop --{key} (or pass --{key}={explicit[key][1]}) to test this checkpoint, or give a "
-                              f"checkpoint trained on {explicit[key][0]}")
-    warning = (f"--checkpoint={path} was trained with {text}: testing {saved['model']} on {saved['dataset']}, "
-               f"the checkpoint's own (the run's model and dataset settings are not used)")
+    warning = (f"--checkpoint={path} was trained with {text}: testing {saved['model']} on {saved['dataset']}, the "
+               f"checkpoint's own (a checkpoint's weights fit only the dataset it was trained on; the run's "
+               f"{' and '.join('--' + key for key in differs)} are not used)")
     getLogger().warning(warning)
     return warning
