@@ -339,7 +339,8 @@ def test_recommend_outputs_are_checked_before_the_model_loads(option, where, tmp
     else:
         (tmp_path / "blocker").write_text("a file")
         target = tmp_path / "blocker" / "out.json"
-        phrase = "blocker is a file"
+        phrase = f"the folder {tmp_path / 'blocker'}"
+    (tmp_path / "x.pth").write_bytes(b"never loaded")
     capsys.readouterr()
     status = recommend.main(["--checkpoint", str(tmp_path / "x.pth"), "--user", "1", option, str(target)])
     assert_one_paragraph(status, capsys.readouterr().err, f"{option}:", phrase)
