@@ -13,9 +13,14 @@ from recbole.utils import get_local_time
 
 def run_id(config):
     """The run id of ``config``'s run, made (and kept on the config) the first time it is asked for."""
-    if not getattr(config, "run_id", None):
-        config.run_id = f"{get_local_time()}-{uuid.uuid4().hex[:6]}"
-    return config.run_id
+    if getattr(config, "run_id", None):
+        return config.run_id
+    new = f"{get_local_time()}-{uuid.uuid4().hex[:6]}"
+    try:
+        config.run_id = new
+    except AttributeError:  # a plain dict of settings keeps no id: each call names a new one
+        pass
+    return new
 
 
 def run_file_name(config, suffix):
