@@ -426,9 +426,10 @@ def report(runs, loading, steps, scoring, facts, amp):
                       "one P100 (Table 5).", ""]
         store_gib, touched_gib = facts["store_bytes"] / 2**30, facts["touched_bytes"] / 2**30
         full_gib = facts["store_rows"] * 3 * 224 * 224 / 2**30
+        at_224 = f"; {full_gib:.1f} GiB at 224 px" if facts["image_size"] != 224 else ""
         lines += ["### Memory during a scoring pass", "",
                   f"The image store ({facts['store_rows']:,} garments, {store_gib:.2f} GiB at "
-                  f"{facts['image_size']} px; {full_gib:.1f} GiB at 224 px) is memory-mapped (`np.load(mmap_mode="
+                  f"{facts['image_size']} px{at_224}) is memory-mapped (`np.load(mmap_mode="
                   "'r')`); a batch copies only its own rows out of the map. A test pass touches the rows of "
                   f"its distinct garments, {touched_gib:.2f} GiB here. Those pages are file-backed page cache, "
                   "clean and re-readable, which the kernel drops under memory pressure; the anonymous memory "
