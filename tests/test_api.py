@@ -238,7 +238,8 @@ def test_each_request_is_logged(client, rec, caplog):
 
 
 def test_images_do_not_wait_behind_a_slow_model_call(rec, monkeypatch):
-    """A user page whose model call takes 3 s; an image asked for meanwhile answers at once."""
+    """A user page whose model call takes 3 s; an image asked for meanwhile answers at once (the page used to hold
+    one lock for both)."""
     started = threading.Event()
     original = rec.rank
 
@@ -251,7 +252,7 @@ def test_images_do_not_wait_behind_a_slow_model_call(rec, monkeypatch):
     monkeypatch.setattr(rec, "rank", slow_rank)
     user, garment = rec.users()[0], rec.garment_tokens[2]
     with TestClient(app) as client:
-        slow = threading.Thread(target=client.get, args=(f"/api/users/{user}/ranked",))
+        slow = threading.Thread(target=client.get, args=(f"/users/{user}",))  # the page; the API waits alike
         slow.start()
         assert started.wait(30)
         before = time.monotonic()
