@@ -280,7 +280,7 @@ def test_cli_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_compose_benchmark_reports_recall_against_brute_force(checkpoint, tmp_path):
-    from recbole_outfit.recommend import benchmark
+    from recbole_outfit.benchmarks import compose as benchmark
 
     out = tmp_path / "compose"
     assert benchmark.main(["--checkpoint", checkpoint, "--users", "2", "--pool", "6", "--k", "5",
