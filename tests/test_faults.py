@@ -667,24 +667,21 @@ def recbole_quick_start():
 
 
 @pytest.mark.slow
-def test_recbole_load_data_and_model_reads_a_checkpoint_written_through_the_plugin(workspace, tmp_path, monkeypatch,
-                                                                                    recbole_quick_start):
-    """RecBole's own ``load_data_and_model`` (its ``torch.load`` with today's weights-only default, which failed
-    before) on a checkpoint of RecBole's BPR trained through the plugin. RecBole's generic ``Dataset`` cannot
-    read the plugin's outfit files (token sequences of ``.item``), so its dataset factories are the plugin's here,
-    as for any RecBole plugin dataset; the checkpoint, config and model code paths are RecBole's."""
+def test_recboles_load_data_and_model_refuses_even_recboles_own_model_trained_through_the_plugin(
+        workspace, tmp_path, monkeypatch, recbole_quick_start):
+    """RecBole's own ``load_data_and_model`` on a checkpoint of RecBole's BPR trained through the plugin: its data
+    is the plugin's outfit dataset, which RecBole's ``create_dataset`` cannot build, so it is refused at once with
+    the plugin's function to call (which loads the same file)."""
     from conftest import tiny_config
-    from recbole_outfit import utils
-    from recbole_outfit.quick_start import run_recbole_outfit
+    from recbole_outfit.errors import ConfigError
+    from recbole_outfit.quick_start import load_data_and_model, run_recbole_outfit
 
-    module = sys.modules["recbole.quick_start.quick_start"]
-    monkeypatch.setattr(module, "create_dataset", utils.create_dataset)
-    monkeypatch.setattr(module, "data_preparation", utils.data_preparation)
     monkeypatch.chdir(tmp_path)
     result = run_recbole_outfit("BPR", "synthetic630", config_dict=tiny_config(workspace, tmp_path))
-    config, model, dataset, train_data, valid_data, test_data = recbole_quick_start.load_data_and_model(
-        result["checkpoint"])
-    assert type(model).__name__ == "BPR" and config["dataset"] == "synthetic630" and dataset.user_num > 1
+    with pytest.raises(ConfigError, match="recbole_outfit.quick_start.load_data_and_model"):
+        recbole_quick_start.load_data_and_model(result["checkpoint"])
+    config, model, *_ = load_data_and_model(result["checkpoint"])
+    assert type(model).__name__ == "BPR" and config["dataset"] == "synthetic630"
 
 
 @pytest.mark.slow
