@@ -25,7 +25,9 @@ from recbole_outfit.data.prepare import ensure_atomic_dataset, ensure_synthetic_
 from recbole_outfit.errors import ConfigError, DataFormatError
 from recbole_outfit.exclusive import fcntl
 
-FORK = multiprocessing.get_context("fork")
+# Runs that train start fresh interpreters: a child forked from a pytest process whose earlier tests started
+# torch's and other libraries' threads can block for ever on a lock one of those threads held at the fork.
+SPAWN = multiprocessing.get_context("spawn")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def flip_a_weight_byte(path, out):
 
 
 def a_run_of(workspace, folder, marker, hold_first):
-    """One tiny NPair run of the shared configuration in ``folder``'s saved/ (a forked child's body).
+    """One tiny NPair run of the shared configuration in ``folder``'s saved/ (a child process's body).
 
     ``hold_first``: after writing its first resume state, wait (up to 120 s) until the other run either waits for
     this one (its ``lock_holder`` call) or passed ``set_up_resume`` (where today's code removed this run's
@@ -115,13 +117,13 @@ def a_run_of(workspace, folder, marker, hold_first):
 def test_two_identical_runs_side_by_side_keep_each_others_files(workspace, tmp_path, npair_checkpoint):
     """(``npair_checkpoint`` only makes sure the tiny data is converted before the two runs start.)"""
     marker = str(tmp_path / "second-arrived")
-    first = FORK.Process(target=a_run_of, args=(workspace, tmp_path, marker, True))
+    first = SPAWN.Process(target=a_run_of, args=(workspace, tmp_path, marker, True))
     first.start()
     for _ in range(3000):  # the first run has written its first resume state and best checkpoint
         if os.path.exists(marker + ".first") or not first.is_alive():
             break
         time.sleep(0.1)
-    second = FORK.Process(target=a_run_of, args=(workspace, tmp_path, marker, False))
+    second = SPAWN.Process(target=a_run_of, args=(workspace, tmp_path, marker, False))
     second.start()
     first.join(600)
     second.join(600)
