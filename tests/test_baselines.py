@@ -98,13 +98,14 @@ def test_comparison_resumes_from_finished_runs(workspace, run_dir, monkeypatch):
     monkeypatch.setattr(quick_start, "run_recbole_outfit", no_training)
     again = compare(["NPair"], "synthetic630", seeds=2, config_dict=config, out_dir=str(run_dir / "results"))
     assert again["NPair"]["user_auc"] == mixed["NPair"]["user_auc"] and again["NPair"]["cold"] == mixed["NPair"]["cold"]
+    # one seed again (into its own folder: the two-seed table is never replaced by a smaller one)
     assert compare(["NPair"], "synthetic630", seeds=1, config_dict=config,
-                   out_dir=str(run_dir / "results"))["NPair"]["user_auc"] == first["NPair"]["user_auc"]
+                   out_dir=str(run_dir / "one-seed"))["NPair"]["user_auc"] == first["NPair"]["user_auc"]
     # a setting that changes what the model learns, or the evaluation, is a different run
     for change in ({"learning_rate": 0.5}, {"test_hard": True}):
         with pytest.raises(AssertionError, match="trained again"):
             compare(["NPair"], "synthetic630", seeds=1, config_dict={**config, **change},
-                    out_dir=str(run_dir / "results"))
+                    out_dir=str(run_dir / "one-seed"))
 
 
 @pytest.mark.slow
