@@ -61,7 +61,7 @@ def test_backbone_shapes_and_parameter_counts(size, params):
 def test_unknown_backbone_and_local_weights(tmp_path):
     from recbole_outfit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown backbone"):
+    with pytest.raises(ConfigError, match="backbone must be one of large, M, S, XS, got .XL."):
         build_backbone("XL", 128)
     with pytest.raises(ConfigError, match="does not exist"):  # the pipeline reads the file, the model copies
         read_backbone_weights(str(tmp_path / "missing.pth"))
