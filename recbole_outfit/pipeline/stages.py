@@ -206,6 +206,14 @@ class BackboneStage(Stage):
         return read_backbone_weights(path)
 
 
+def trained_stage_path(config, stage_config, name):
+    """``<checkpoint_dir>/stages/<dataset>/<name>-<fingerprint>.pth``: where a stage model trained for ``config``
+    with ``stage_config`` is kept (the fingerprint reads the converted dataset's manifest, so it is ensured)."""
+    ensure_atomic_dataset(stage_config)
+    folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
+    return os.path.join(folder, f"{name}-{fingerprint(stage_config)}.pth")
+
+
 class TeacherStage(Stage):
     need, config_key = "teacher", "teacher_checkpoint"
 
@@ -242,10 +250,7 @@ class TeacherStage(Stage):
 
     def artifact_path(self, config, teacher_config=None):
         """Where the trained teacher of ``config`` is kept (whether or not it exists yet)."""
-        teacher_config = teacher_config or self.teacher_config(config)
-        ensure_atomic_dataset(teacher_config)  # the fingerprint reads the converted dataset's manifest
-        folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
-        return os.path.join(folder, f"Teacher-{fingerprint(teacher_config)}.pth")
+        return trained_stage_path(config, teacher_config or self.teacher_config(config), "Teacher")
 
     def _train(self, teacher_config, train, path):
         folder = os.path.dirname(path)
@@ -344,10 +349,7 @@ class RelevancyStage(Stage):
 
     def artifact_path(self, config, fir_config=None):
         """Where the trained stage 1 of ``config`` is kept (whether or not it exists yet)."""
-        fir_config = fir_config or self.stage_config(config)
-        ensure_atomic_dataset(fir_config)  # the fingerprint reads the converted dataset's manifest
-        folder = os.path.join(config["checkpoint_dir"], "stages", config["dataset"])
-        return os.path.join(folder, f"OutfitNetFIR-{fingerprint(fir_config)}.pth")
+        return trained_stage_path(config, fir_config or self.stage_config(config), "OutfitNetFIR")
 
     def _train(self, fir_config, train, path):
         self.log(f"training OutfitNet's item relevancy stage (OutfitNetFIR, {fir_config['backbone']}) on "
